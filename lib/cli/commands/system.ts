@@ -1,0 +1,82 @@
+/** version, info, unshare */
+import type { Command } from "commander";
+import { arch } from "node:os";
+import { contextFor } from "../program.ts";
+import { API_VERSION, BUILT, GIT_COMMIT, VERSION } from "../../version.ts";
+import { ExitStatus } from "../main.ts";
+
+function goArch(): string {
+  const a = arch();
+  return a === "x64" ? "amd64" : a;
+}
+
+function addVersion(program: Command): void {
+  program
+    .command("version")
+    .description("Show version information")
+    .option("-f, --format <format>", "format output: json or a Go template")
+    .action(async (opts: { format?: string }) => {
+      const client = {
+        Version: VERSION,
+        APIVersion: API_VERSION,
+        BunVersion: Bun.version,
+        GitCommit: GIT_COMMIT,
+        Built: BUILT,
+        OsArch: `linux/${goArch()}`,
+        Os: "linux",
+      };
+      if (!opts.format) {
+        const lines = [
+          `Version:      ${client.Version}`,
+          `API Version:  ${client.APIVersion}`,
+          `Bun Version:  ${client.BunVersion}`,
+          `Git Commit:   ${client.GitCommit}`,
+          `Built:        ${client.Built || "unknown"}`,
+          `OS/Arch:      ${client.OsArch}`,
+        ];
+        process.stdout.write(`${lines.join("\n")}\n`);
+        return;
+      }
+      const { formatSingleValue } = await import("../render.ts");
+      process.stdout.write(formatSingleValue({ Client: client }, opts.format));
+    });
+}
+
+function addInfo(program: Command): void {
+  program
+    .command("info")
+    .description("Show host, storage and prerequisite information")
+    .option("-f, --format <format>", "format output: json or a Go template")
+    .action(async (opts: { format?: string }, cmd: Command) => {
+      const ctx = await contextFor(cmd);
+      const { systemInfo, renderInfoText } = await import("../../system/info.ts");
+      const info = await systemInfo(ctx);
+      if (opts.format) {
+        const { formatSingleValue } = await import("../render.ts");
+        process.stdout.write(formatSingleValue(info, opts.format));
+        return;
+      }
+      process.stdout.write(renderInfoText(info));
+    });
+}
+
+function addUnshare(program: Command): void {
+  program
+    .command("unshare")
+    .description("Run a command in skiff's user and mount namespace (rootless); files show their container owners there")
+    .argument("[command...]", "command to run (default: $SHELL)")
+    .passThroughOptions()
+    .allowUnknownOption()
+    .action(async (command: string[], _opts: unknown, cmd: Command) => {
+      const ctx = await contextFor(cmd);
+      const argv = command.length > 0 ? command : [process.env.SHELL || "/bin/sh"];
+      const { runUnshared } = await import("../../system/unshare.ts");
+      throw new ExitStatus(await runUnshared(ctx, argv));
+    });
+}
+
+export const systemVerbs: Record<string, (program: Command) => void> = {
+  version: addVersion,
+  info: addInfo,
+  unshare: addUnshare,
+};

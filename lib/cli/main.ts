@@ -1,0 +1,47 @@
+/**
+ * The CLI: a commander program whose commands parse flags into option
+ * objects and call the engine. This file owns the one place where errors
+ * become messages and exit codes.
+ */
+import { CommanderError } from "commander";
+import { EXIT_SKIFF, exitCode, SkiffError, toSkiffError } from "../errors.ts";
+import { buildProgram } from "./program.ts";
+
+/** Thrown by commands that want a specific exit status without an error message. */
+export class ExitStatus extends Error {
+  readonly code: number;
+  constructor(code: number) {
+    super(`exit ${code}`);
+    this.code = code;
+  }
+}
+
+export async function runCli(argv: string[]): Promise<number> {
+  const program = buildProgram(argv);
+  program.exitOverride();
+  program.configureOutput({
+    writeErr: (s) => process.stderr.write(s),
+    outputError: (s, write) => write(`Error: ${s.replace(/^error: /, "")}`),
+  });
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    return handleError(e);
+  }
+}
+
+function handleError(e: unknown): number {
+  if (e instanceof ExitStatus) return e.code;
+  if (e instanceof CommanderError) {
+    // --help and --version end through here with code 0.
+    if (e.code === "commander.helpDisplayed" || e.code === "commander.help" || e.code === "commander.version") return 0;
+    if (e.code === "commander.executeSubCommandAsync") return e.exitCode;
+    return e.exitCode === 0 ? 0 : EXIT_SKIFF;
+  }
+  const err = e instanceof SkiffError ? e : toSkiffError(e);
+  process.stderr.write(`Error: ${err.message}\n`);
+  if (process.env.SKIFF_DEBUG && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+  return exitCode(err);
+}
+

@@ -1,0 +1,64 @@
+/**
+ * The command tree. Each command module registers its verbs; actions import
+ * their engine code lazily so `skiff version` loads almost nothing.
+ */
+import { Command, Option } from "commander";
+import { imageVerbs } from "./commands/images.ts";
+import { systemVerbs } from "./commands/system.ts";
+import { VERSION } from "../version.ts";
+
+/** Every top-level verb, in help order. */
+const VERBS: Record<string, (program: Command) => void> = { ...imageVerbs, ...systemVerbs };
+
+/** Global options that take a value, to find the verb in argv. */
+const VALUED_GLOBALS = new Set(["--root", "--runroot", "--log-level"]);
+
+/** The first positional word of argv (after node/binary), skipping global options. */
+export function findVerb(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    if (a === "--") return args[i + 1];
+    if (!a.startsWith("-")) return a;
+    if (VALUED_GLOBALS.has(a)) i += 1;
+  }
+  return undefined;
+}
+
+/**
+ * Builds the program. With `argv`, only the verb being run is registered:
+ * commander objects cost startup time, and a CLI run uses one verb. Help,
+ * unknown verbs and `help X` get every verb.
+ */
+export function buildProgram(argv?: string[]): Command {
+  const program = new Command("skiff")
+    .description("Daemonless, rootless containers: pull, run and manage OCI images")
+    .version(VERSION, "-v, --version", "print the version and exit")
+    .addOption(new Option("--root <dir>", "storage root (images, containers, volumes)").env("SKIFF_ROOT"))
+    .addOption(new Option("--runroot <dir>", "volatile state directory").env("SKIFF_RUNROOT"))
+    .addOption(new Option("--log-level <level>", "log level").choices(["debug", "info", "warn", "error"]).default("warn"))
+    .enablePositionalOptions()
+    .showSuggestionAfterError(true)
+    .helpCommand("help [command]", "show help for a command")
+    .configureHelp({ sortSubcommands: false, showGlobalOptions: true });
+  const verb = argv ? findVerb(argv.slice(2)) : undefined;
+  const only = verb !== undefined && verb !== "help" ? VERBS[verb] : undefined;
+  if (only) only(program);
+  else for (const register of Object.values(VERBS)) register(program);
+  return program;
+}
+
+/** Global options seen from a subcommand. */
+export function globalOptions(cmd: Command): { root?: string; runroot?: string } {
+  const o = cmd.optsWithGlobals() as { root?: string; runroot?: string };
+  return { ...(o.root ? { root: o.root } : {}), ...(o.runroot ? { runroot: o.runroot } : {}) };
+}
+
+export async function contextFor(cmd: Command): Promise<import("../context.ts").Context> {
+  const { Context } = await import("../context.ts");
+  return new Context(globalOptions(cmd));
+}
+
+/** Collects a repeatable option into an array. */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}

@@ -1,0 +1,75 @@
+/**
+ * What a user asked for when creating a container (`run`/`create` flags or an
+ * API body), in one shape. Stored in the container's config.json and fed to
+ * the OCI spec builder; zod-checked when read back from disk.
+ */
+import { z } from "zod";
+
+export const mountSchema = z.object({
+  type: z.enum(["bind", "volume", "tmpfs"]),
+  /** Host path (bind) or volume name (volume); absent for tmpfs and anonymous volumes. */
+  source: z.string().optional(),
+  /** Path inside the container (absolute). */
+  target: z.string(),
+  readOnly: z.boolean().default(false),
+  /** Extra mount options: bind propagation, tmpfs size/mode, `z`/`Z` are ignored. */
+  options: z.array(z.string()).default([]),
+});
+export type MountOption = z.infer<typeof mountSchema>;
+
+export const ulimitSchema = z.object({
+  /** Docker's name without the RLIMIT_ prefix, lower case: nofile, nproc, core... */
+  name: z.string(),
+  soft: z.number().int(),
+  hard: z.number().int(),
+});
+export type Ulimit = z.infer<typeof ulimitSchema>;
+
+export const createOptionsSchema = z.object({
+  /** Replaces the image's Cmd when set. */
+  cmd: z.array(z.string()).nullable().default(null),
+  /** Replaces the image's Entrypoint when set; `[]` clears it (`--entrypoint ""`). */
+  entrypoint: z.array(z.string()).nullable().default(null),
+  /** KEY=VALUE, applied over the image's Env. */
+  env: z.array(z.string()).default([]),
+  workdir: z.string().optional(),
+  /** user, uid, user:group, uid:gid. */
+  user: z.string().optional(),
+  hostname: z.string().optional(),
+  domainname: z.string().optional(),
+  labels: z.record(z.string()).default({}),
+  tty: z.boolean().default(false),
+  /** -i: keep stdin open. */
+  openStdin: z.boolean().default(false),
+  /** --init: a tiny init as PID 1 that reaps zombies and forwards signals. */
+  init: z.boolean().default(false),
+  readOnly: z.boolean().default(false),
+  mounts: z.array(mountSchema).default([]),
+  capAdd: z.array(z.string()).default([]),
+  capDrop: z.array(z.string()).default([]),
+  privileged: z.boolean().default(false),
+  /** --security-opt values, e.g. no-new-privileges, no-new-privileges:true. */
+  securityOpt: z.array(z.string()).default([]),
+  ulimits: z.array(ulimitSchema).default([]),
+  /** Overrides the image's StopSignal. */
+  stopSignal: z.string().optional(),
+  /** Seconds between the stop signal and SIGKILL (default 10). */
+  stopTimeout: z.number().int().optional(),
+  /** --rm */
+  autoRemove: z.boolean().default(false),
+  /** /dev/shm size in bytes (default 64 MiB). */
+  shmSize: z.number().int().positive().optional(),
+  /** json-file log rotation: bytes per file and files kept. */
+  logMaxSize: z.number().int().positive().optional(),
+  logMaxFiles: z.number().int().positive().optional(),
+  /** sysctls applied in the container's namespaces. */
+  sysctls: z.record(z.string()).default({}),
+  /** Extra groups for the process (--group-add). */
+  groupAdd: z.array(z.string()).default([]),
+});
+export type CreateOptions = z.infer<typeof createOptionsSchema>;
+
+/** Options with every default filled in. */
+export function createOptions(partial: z.input<typeof createOptionsSchema> = {}): CreateOptions {
+  return createOptionsSchema.parse(partial);
+}

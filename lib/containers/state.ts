@@ -1,0 +1,140 @@
+/**
+ * A container's mutable state: status, pids, exit. Kept in
+ * containers/<id>/state.json, written by the CLI (create, stop when the shim
+ * is gone) and by the shim (running, exited). Reads reconcile it with the
+ * machine: after a reboot, or when the processes are gone, a "running"
+ * container reads as exited.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { z } from "zod";
+import { SkiffError } from "../errors.ts";
+import { atomicWriteJson, readJsonFile } from "../fsutil.ts";
+
+export type Status = "created" | "running" | "paused" | "exited" | "removing";
+
+export const ZERO_TIME = "0001-01-01T00:00:00Z";
+
+export const stateSchema = z.object({
+  schemaVersion: z.literal(1),
+  status: z.enum(["created", "running", "paused", "exited", "removing"]),
+  /** Container init, as seen from the host. */
+  pid: z.number().int().default(0),
+  /** Start time (clock ticks since boot) of pid, to detect reuse. */
+  pidStart: z.number().default(0),
+  shimPid: z.number().int().default(0),
+  shimStart: z.number().default(0),
+  exitCode: z.number().int().default(0),
+  startedAt: z.string().default(ZERO_TIME),
+  finishedAt: z.string().default(ZERO_TIME),
+  error: z.string().default(""),
+  oomKilled: z.boolean().default(false),
+  restartCount: z.number().int().default(0),
+  /** Set by `stop`/`kill` so restart policies know the user stopped it. */
+  stoppedByUser: z.boolean().default(false),
+  /** The boot the pids belong to. */
+  bootId: z.string().default(""),
+  health: z
+    .object({
+      status: z.enum(["starting", "healthy", "unhealthy", "none"]),
+      failingStreak: z.number().int(),
+      log: z.array(z.object({ start: z.string(), end: z.string(), exitCode: z.number(), output: z.string() })),
+    })
+    .optional(),
+});
+
+export type ContainerState = z.infer<typeof stateSchema>;
+
+export function stateFile(containerDir: string): string {
+  return join(containerDir, "state.json");
+}
+
+export function readState(containerDir: string): ContainerState {
+  return readJsonFile(stateFile(containerDir), stateSchema) ?? stateSchema.parse({ schemaVersion: 1, status: "created" });
+}
+
+export function writeState(containerDir: string, state: ContainerState): void {
+  atomicWriteJson(stateFile(containerDir), state, { mode: 0o600 });
+}
+
+let cachedBootId: string | undefined;
+
+export function bootId(): string {
+  if (cachedBootId === undefined) {
+    try {
+      cachedBootId = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+    } catch {
+      cachedBootId = "";
+    }
+  }
+  return cachedBootId;
+}
+
+/** Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat), or undefined if gone. */
+export function processStartTime(pid: number): number | undefined {
+  if (pid <= 0) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name may hold spaces and parens: fields start after the last ')'.
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const state = rest[0];
+    if (state === "Z" || state === "X") return undefined;
+    return Number(rest[19]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Is the process `pid` still the one that started at `start`? */
+export function sameProcess(pid: number, start: number): boolean {
+  const s = processStartTime(pid);
+  return s !== undefined && (start === 0 || s === start);
+}
+
+export interface LiveState extends ContainerState {
+  /** The shim is alive. */
+  shimAlive: boolean;
+  /** Why the state was corrected on read, e.g. "shim died". */
+  note?: string;
+}
+
+/**
+ * Reconciles a stored state with the running system. Pure apart from /proc
+ * reads; the caller decides whether to save a corrected state.
+ */
+export function liveState(state: ContainerState): LiveState {
+  const shimAlive = state.shimPid > 0 && state.bootId === bootId() && sameProcess(state.shimPid, state.shimStart);
+  if (state.status !== "running" && state.status !== "paused") return { ...state, shimAlive };
+  if (state.bootId !== bootId()) {
+    return { ...state, status: "exited", pid: 0, shimAlive: false, exitCode: state.exitCode || 255, note: "the host rebooted" };
+  }
+  if (shimAlive) return { ...state, shimAlive };
+  if (sameProcess(state.pid, state.pidStart)) {
+    return { ...state, shimAlive: false, note: "its shim died; the container still runs unsupervised" };
+  }
+  return { ...state, status: "exited", pid: 0, shimAlive: false, exitCode: state.exitCode || 255, note: "its shim died" };
+}
+
+/** Transitions a verb may make, by the status it finds. */
+const ALLOWED = {
+  start: ["created", "exited"],
+  stop: ["running", "paused", "created", "exited"],
+  kill: ["running", "paused"],
+  pause: ["running"],
+  unpause: ["paused"],
+  exec: ["running"],
+  attach: ["running", "created"],
+  remove: ["created", "exited"],
+} as const satisfies Record<string, readonly Status[]>;
+
+export type Verb = keyof typeof ALLOWED;
+
+export function canDo(verb: Verb, status: Status): boolean {
+  return (ALLOWED[verb] as readonly Status[]).includes(status);
+}
+
+export function assertCan(verb: Verb, status: Status, name: string): void {
+  if (canDo(verb, status)) return;
+  const hint = verb === "remove" ? ": stop the container before removing it or use -f" : "";
+  throw new SkiffError("Conflict", `container ${name} is ${status}: cannot ${verb}${hint}`);
+}

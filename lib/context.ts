@@ -1,0 +1,69 @@
+/**
+ * The engine's handles on storage, built once per process from the global
+ * flags. The CLI and the API both work through a Context.
+ */
+import { ContentStore } from "./content/store.ts";
+import { loadConfig, type SkiffConfig } from "./config.ts";
+import { ensureDir, ensurePrivateDir } from "./fsutil.ts";
+import { ImageStore } from "./images/store.ts";
+import { storePaths, type StorePaths } from "./paths.ts";
+import { SnapshotStore } from "./snapshots/store.ts";
+import { InProcessExecutor, UserNamespaceExecutor, type NamespaceExecutor } from "../runtime/nsexec.ts";
+import { rootlessConfig, type UserNamespaceConfig } from "../runtime/userns.ts";
+
+export interface GlobalOptions {
+  root?: string | undefined;
+  runroot?: string | undefined;
+}
+
+export class Context {
+  readonly paths: StorePaths;
+  readonly config: SkiffConfig;
+  readonly content: ContentStore;
+  readonly images: ImageStore;
+  readonly snapshots: SnapshotStore;
+  #executor: NamespaceExecutor | undefined;
+  #userns: UserNamespaceConfig | undefined;
+  readonly #insideUserns: boolean;
+
+  constructor(opts: GlobalOptions = {}) {
+    const uid = process.getuid?.() ?? 0;
+    // Inside `skiff unshare` we are uid 0 of our own user namespace: keep the
+    // rootless layout, but do namespace work in-process.
+    this.#insideUserns = process.env._SKIFF_IN_USERNS === "1";
+    this.paths = storePaths({
+      uid,
+      env: process.env,
+      root: opts.root,
+      runRoot: opts.runroot,
+      ...(this.#insideUserns ? { rootless: true } : {}),
+    });
+    this.config = loadConfig(this.paths.configDir);
+    this.content = new ContentStore(this.paths);
+    this.images = new ImageStore(this.paths);
+    this.snapshots = new SnapshotStore(this.paths, (p) => this.executor.remove(p));
+  }
+
+  get rootless(): boolean {
+    return this.paths.rootless;
+  }
+
+  /** Rootless id maps; throws a one-line hint when the user has no subuid range. */
+  get userns(): UserNamespaceConfig {
+    this.#userns ??= rootlessConfig();
+    return this.#userns;
+  }
+
+  get executor(): NamespaceExecutor {
+    this.#executor ??= this.rootless && !this.#insideUserns ? new UserNamespaceExecutor(this.userns) : new InProcessExecutor();
+    return this.#executor;
+  }
+
+  /** Creates the storage directories (called by commands that write). */
+  ensureStorage(): void {
+    ensureDir(this.paths.root, 0o700);
+    ensureDir(this.paths.locks, 0o700);
+    if (this.rootless && !this.#insideUserns) ensurePrivateDir(this.paths.runRoot, process.getuid?.() ?? 0);
+    else ensureDir(this.paths.runRoot, 0o700);
+  }
+}

@@ -1,0 +1,310 @@
+/**
+ * Pull: resolve a reference to a platform manifest, fetch the config, then
+ * fetch and unpack every layer at once (bounded), each layer streamed through
+ * the digest check into the blob store and into its snapshot as it arrives.
+ * A layer whose snapshot already exists is not fetched at all.
+ */
+import { createReadStream } from "node:fs";
+import type { Context } from "../context.ts";
+import { chainIds, shortId, type Digest } from "../digest.ts";
+import { SkiffError, toSkiffError } from "../errors.ts";
+import type { BlobWriter } from "../content/store.ts";
+import { formatReference, parseReference, repositoryName, type ImageReference } from "../registry/reference.ts";
+import { RegistryClient } from "../registry/client.ts";
+import {
+  hostPlatform,
+  ImageConfigSchema,
+  layerCompression,
+  parseManifest,
+  selectManifest,
+  type Descriptor,
+  type ImageConfig,
+  type ImageManifest,
+  type Platform,
+} from "./manifest.ts";
+import { holdGcShared } from "./gc.ts";
+import { ensureSnapshot, type LayerSource } from "./layers.ts";
+import type { ImageRecord } from "./store.ts";
+import { registryClient } from "./registry.ts";
+
+export type LayerStatus = "waiting" | "exists" | "downloading" | "extracting" | "verifying" | "done";
+
+export type PullEvent =
+  | { type: "start"; reference: string }
+  | { type: "layer"; id: string; status: LayerStatus; current?: number; total?: number }
+  | { type: "digest"; digest: Digest }
+  | { type: "warning"; message: string };
+
+export interface PullOptions {
+  platform?: Platform;
+  /** Extra registries allowed over http for this call (--tls-verify=false). */
+  tlsVerify?: boolean;
+  onEvent?: (e: PullEvent) => void;
+  client?: RegistryClient;
+}
+
+export interface PullResult {
+  image: ImageRecord;
+  reference: ImageReference;
+  /** False when every layer was already present. */
+  downloaded: boolean;
+}
+
+function concurrencyPool(limit: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const queue: (() => void)[] = [];
+  return async <T>(fn: () => Promise<T>): Promise<T> => {
+    if (active >= limit) await new Promise<void>((r) => queue.push(r));
+    active += 1;
+    try {
+      return await fn();
+    } finally {
+      active -= 1;
+      queue.shift()?.();
+    }
+  };
+}
+
+export async function pullImage(ctx: Context, input: string, opts: PullOptions = {}): Promise<PullResult> {
+  const ref = parseReference(input);
+  const refName = formatReference(ref);
+  const hold = await holdGcShared(ctx);
+  try {
+    return await pullResolved(ctx, ref, opts);
+  } catch (e) {
+    throw toSkiffError(e, `pull ${refName}`);
+  } finally {
+    hold.release();
+  }
+}
+
+async function pullResolved(ctx: Context, ref: ImageReference, opts: PullOptions): Promise<PullResult> {
+  ctx.ensureStorage();
+  const emit = opts.onEvent ?? (() => {});
+  const client = opts.client ?? registryClient(ctx, { tlsVerify: opts.tlsVerify });
+  const repo = { registry: ref.registry, repository: ref.repository };
+  emit({ type: "start", reference: formatReference(ref) });
+
+  const top = await client.getManifest(repo, ref.digest ?? ref.tag ?? "latest");
+  const parsedTop = parseManifest(top.bytes, top.mediaType);
+  ctx.content.put(top.bytes, top.digest);
+  let manifestDesc: { digest: Digest; mediaType: string; bytes: Uint8Array };
+  let manifest: ImageManifest;
+  if (parsedTop.kind === "index") {
+    const platform = opts.platform ?? hostPlatform();
+    const chosen: Descriptor = selectManifest(parsedTop.index, platform);
+    const m = await client.getManifest(repo, chosen.digest);
+    const parsed = parseManifest(m.bytes, m.mediaType);
+    if (parsed.kind !== "manifest") throw new SkiffError("InvalidArgument", `${chosen.digest}: an index inside an index is not supported`);
+    ctx.content.put(m.bytes, m.digest);
+    manifestDesc = m;
+    manifest = parsed.manifest;
+  } else {
+    manifestDesc = top;
+    manifest = parsedTop.manifest;
+  }
+
+  const config = await fetchConfig(ctx, client, repo, manifest.config);
+  const diffIds = config.rootfs.diff_ids as Digest[];
+  if (diffIds.length !== manifest.layers.length) {
+    throw new SkiffError("InvalidArgument", `manifest has ${manifest.layers.length} layers but the config lists ${diffIds.length} diff ids`);
+  }
+  if (opts.platform === undefined && parsedTop.kind === "manifest") {
+    const host = hostPlatform();
+    if (config.architecture && config.architecture !== host.architecture) {
+      emit({ type: "warning", message: `image platform (${config.os}/${config.architecture}) does not match the host (${host.os}/${host.architecture})` });
+    }
+  }
+  const chains = chainIds(diffIds);
+  const pool = concurrencyPool(ctx.config.maxConcurrentDownloads);
+  let downloaded = false;
+  const committed: Promise<void>[] = [];
+  const sizes: number[] = new Array(chains.length).fill(0);
+
+  for (let i = 0; i < manifest.layers.length; i++) {
+    const layer = manifest.layers[i] as Descriptor;
+    const chainId = chains[i] as Digest;
+    const parent = i > 0 ? (chains[i - 1] as Digest) : null;
+    const parentDone = i > 0 ? (committed[i - 1] as Promise<void>) : Promise.resolve();
+    const task = pool(async () => {
+      const r = await buildLayer(ctx, {
+        client,
+        repo,
+        layer,
+        diffId: diffIds[i] as Digest,
+        chainId,
+        parent,
+        parentDone,
+        emit,
+      });
+      if (r.downloaded) downloaded = true;
+      sizes[i] = r.size;
+    });
+    committed.push(task);
+  }
+  // Wait for all, so no task is still writing when we report an error.
+  const results = await Promise.allSettled(committed);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) throw failed.reason;
+
+  emit({ type: "digest", digest: top.digest });
+  const image = await ctx.images.put({
+    id: manifest.config.digest as Digest,
+    names: ref.tag ? [formatReference({ ...ref, digest: undefined })] : [],
+    repoDigests: [`${repositoryName(ref)}@${top.digest}`],
+    manifestDigest: manifestDesc.digest,
+    manifestMediaType: manifestDesc.mediaType,
+    chainIds: chains,
+    size: sizes.reduce((a, b) => a + b, 0),
+    ...(config.created ? { created: config.created } : {}),
+    added: new Date().toISOString(),
+    os: config.os ?? "linux",
+    architecture: config.architecture ?? "amd64",
+    ...(config.variant ? { variant: config.variant } : {}),
+  });
+  return { image, reference: ref, downloaded };
+}
+
+async function fetchConfig(
+  ctx: Context,
+  client: RegistryClient,
+  repo: { registry: string; repository: string },
+  desc: Descriptor,
+): Promise<ImageConfig> {
+  const d = desc.digest as Digest;
+  if (!ctx.content.has(d)) {
+    if (desc.size > 8 << 20) throw new SkiffError("InvalidArgument", `image config ${d} is ${desc.size} bytes, over the 8 MiB limit`);
+    const writer = await ctx.content.openWriter({ digest: d, size: desc.size });
+    if (!writer.complete) {
+      try {
+        const blob = await client.getBlob(repo, d);
+        for await (const chunk of blob.body) await writer.write(chunk);
+      } catch (e) {
+        await writer.discard();
+        throw e;
+      }
+    }
+    await writer.commit();
+  }
+  const parsed = ImageConfigSchema.safeParse(ctx.content.readJson(d, 8 << 20));
+  if (!parsed.success) throw new SkiffError("InvalidArgument", `image config ${d}: ${parsed.error.issues[0]?.message}`);
+  return parsed.data;
+}
+
+interface LayerJob {
+  client: RegistryClient;
+  repo: { registry: string; repository: string };
+  layer: Descriptor;
+  diffId: Digest;
+  chainId: Digest;
+  parent: Digest | null;
+  parentDone: Promise<void>;
+  emit: (e: PullEvent) => void;
+}
+
+async function buildLayer(ctx: Context, job: LayerJob): Promise<{ downloaded: boolean; size: number }> {
+  const { layer, emit } = job;
+  const id = shortId(layer.digest);
+  const digest = layer.digest as Digest;
+  const compression = layerCompression(layer.mediaType);
+  if (compression === undefined) {
+    throw new SkiffError("InvalidArgument", `layer ${digest}: media type ${layer.mediaType} is not a layer skiff can unpack`);
+  }
+  let writer: BlobWriter | undefined;
+  let downloaded = false;
+  const source: LayerSource = {
+    async open() {
+      writer = await ctx.content.openWriter({ digest, size: layer.size });
+      if (writer.complete) {
+        emit({ type: "layer", id, status: "extracting" });
+        return ctx.content.stream(digest);
+      }
+      downloaded = true;
+      let offset = writer.offset;
+      let blob = await job.client.getBlob(job.repo, digest, offset > 0 ? { offset } : {});
+      if (offset > 0 && blob.offset !== offset) {
+        // The registry ignored the range: start over from byte zero.
+        await blob.body.cancel().catch(() => {});
+        await writer.discard();
+        writer = await ctx.content.openWriter({ digest, size: layer.size });
+        offset = 0;
+        blob = await job.client.getBlob(job.repo, digest);
+      }
+      emit({ type: "layer", id, status: "downloading", current: offset, total: layer.size });
+      return teeIntoWriter(writer, blob.body, {
+        prefix: offset > 0 ? writer.partialPath : undefined,
+        onProgress: (n) => emit({ type: "layer", id, status: "downloading", current: n, total: layer.size }),
+      });
+    },
+    async finish() {
+      emit({ type: "layer", id, status: "verifying" });
+      await writer?.commit();
+      writer = undefined;
+    },
+    async abort() {
+      // Keep a partial download for the next attempt.
+      await writer?.close();
+      writer = undefined;
+    },
+  };
+  const r = await ensureSnapshot(ctx, {
+    chainId: job.chainId,
+    diffId: job.diffId,
+    parent: job.parent,
+    parentDone: job.parentDone,
+    compression,
+    source,
+    onWait: () => emit({ type: "layer", id, status: "waiting" }),
+    onWarning: (message) => emit({ type: "warning", message: `layer ${id}: ${message}` }),
+  });
+  emit({ type: "layer", id, status: r.built ? "done" : "exists" });
+  return { downloaded, size: r.size };
+}
+
+/**
+ * Passes a download through the blob writer (hash + disk) on its way to the
+ * unpacker. Pulled only as fast as the unpacker reads, so memory stays flat.
+ * With a resumed download, the bytes already on disk are replayed first.
+ */
+function teeIntoWriter(
+  writer: BlobWriter,
+  body: ReadableStream<Uint8Array>,
+  opts: { prefix?: string | undefined; onProgress?: (n: number) => void },
+): ReadableStream<Uint8Array> {
+  let prefixIter: AsyncIterator<Buffer> | undefined = opts.prefix
+    ? (createReadStream(opts.prefix, { highWaterMark: 1 << 20, end: writer.offset - 1 })[Symbol.asyncIterator]() as AsyncIterator<Buffer>)
+    : undefined;
+  const reader = body.getReader();
+  let lastReport = 0;
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        if (prefixIter) {
+          const r = await prefixIter.next();
+          if (!r.done) {
+            controller.enqueue(new Uint8Array(r.value));
+            return;
+          }
+          prefixIter = undefined;
+        }
+        const { done, value } = await reader.read();
+        if (done) {
+          opts.onProgress?.(writer.size);
+          controller.close();
+          return;
+        }
+        await writer.write(value);
+        controller.enqueue(value);
+        const now = Date.now();
+        if (now - lastReport > 100) {
+          lastReport = now;
+          opts.onProgress?.(writer.size);
+        }
+      },
+      async cancel(reason) {
+        await reader.cancel(reason).catch(() => {});
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}

@@ -1,0 +1,143 @@
+/**
+ * Work that must own files as container ids: unpacking layers, fixing them
+ * up, deleting trees. As root it runs in this process. Rootless it runs in a
+ * child (`skiff __ns <op>`) inside a user namespace mapped from the user's
+ * subordinate ranges, so files get their real in-container owners.
+ */
+import type { Digest } from "../lib/digest.ts";
+import { SkiffError, type ErrorKind } from "../lib/errors.ts";
+import type { PendingFixups } from "../lib/layers/pending.ts";
+import type { UnpackResult } from "../lib/layers/unpack.ts";
+import { highestMappedId, selfCommand, spawnInUserNamespace, type UserNamespaceConfig } from "./userns.ts";
+
+export interface UnpackRequest {
+  dest: string;
+  compression?: "gzip" | "zstd" | "none" | "auto";
+  /** Names the layer in errors and warnings. */
+  layer?: string;
+}
+
+export interface NamespaceExecutor {
+  readonly rootless: boolean;
+  /** Unpacks a layer stream into `dest` (overlay format). */
+  unpack(input: ReadableStream<Uint8Array>, req: UnpackRequest, onWarning?: (m: string) => void): Promise<UnpackResult>;
+  /** Fixes implicit directories and lower-layer hardlinks once the lower layers exist. */
+  applyPending(dest: string, lowers: string[], pending: PendingFixups): Promise<void>;
+  /** Deletes trees that may hold files owned by container ids. */
+  remove(paths: string[]): Promise<void>;
+}
+
+/** Messages a `__ns` child writes on stdout, one JSON object per line. */
+export type NsMessage =
+  | { warning: string }
+  | { ok: true; result?: unknown }
+  | { ok: false; kind: ErrorKind; message: string };
+
+export class InProcessExecutor implements NamespaceExecutor {
+  readonly rootless = false;
+
+  async unpack(input: ReadableStream<Uint8Array>, req: UnpackRequest, onWarning?: (m: string) => void): Promise<UnpackResult> {
+    const { unpackLayer } = await import("../lib/layers/unpack.ts");
+    return unpackLayer(input, {
+      dest: req.dest,
+      compression: req.compression ?? "auto",
+      ...(req.layer ? { layer: req.layer } : {}),
+      ...(onWarning ? { onWarning } : {}),
+    });
+  }
+
+  async applyPending(dest: string, lowers: string[], pending: PendingFixups): Promise<void> {
+    const { applyPending } = await import("../lib/layers/pending.ts");
+    applyPending(dest, lowers, pending);
+  }
+
+  async remove(paths: string[]): Promise<void> {
+    const { rmSync } = await import("node:fs");
+    for (const p of paths) rmSync(p, { recursive: true, force: true });
+  }
+}
+
+export class UserNamespaceExecutor implements NamespaceExecutor {
+  readonly rootless = true;
+  readonly #cfg: UserNamespaceConfig;
+
+  constructor(cfg: UserNamespaceConfig) {
+    this.#cfg = cfg;
+  }
+
+  async unpack(input: ReadableStream<Uint8Array>, req: UnpackRequest, onWarning?: (m: string) => void): Promise<UnpackResult> {
+    const args = { ...req, maxId: highestMappedId(this.#cfg) };
+    const result = await this.#run("unpack", args, input, onWarning);
+    const r = result as UnpackResult & { diffId: Digest };
+    return r;
+  }
+
+  async applyPending(dest: string, lowers: string[], pending: PendingFixups): Promise<void> {
+    await this.#run("fixup", { dest, lowers, pending });
+  }
+
+  async remove(paths: string[]): Promise<void> {
+    if (paths.length === 0) return;
+    await this.#run("remove", { paths });
+  }
+
+  async #run(op: string, args: unknown, input?: ReadableStream<Uint8Array>, onWarning?: (m: string) => void): Promise<unknown> {
+    const child = await spawnInUserNamespace([...selfCommand(), "__ns", op, JSON.stringify(args)], this.#cfg, {
+      stdin: input ? "pipe" : "ignore",
+      stdout: "pipe",
+      stderr: "inherit",
+    });
+    let feedError: unknown;
+    const feeding = input
+      ? feed(input, child.stdin as import("bun").FileSink).catch((e: unknown) => {
+          feedError = e;
+          child.kill("SIGKILL");
+        })
+      : Promise.resolve();
+    let outcome: Exclude<NsMessage, { warning: string }> | undefined;
+    const reading = (async () => {
+      let buf = "";
+      const decoder = new TextDecoder();
+      for await (const chunk of child.stdout as ReadableStream<Uint8Array>) {
+        buf += decoder.decode(chunk, { stream: true });
+        let nl: number;
+        while ((nl = buf.indexOf("\n")) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          if (!line.trim()) continue;
+          const msg = JSON.parse(line) as NsMessage;
+          if ("warning" in msg) onWarning?.(msg.warning);
+          else outcome = msg;
+        }
+      }
+    })();
+    const [code] = await Promise.all([child.exited, reading, feeding]);
+    // The child's own error explains more than the broken pipe it caused.
+    const final = outcome as Exclude<NsMessage, { warning: string }> | undefined;
+    if (final && final.ok === false) throw new SkiffError(final.kind, final.message);
+    if (feedError) throw feedError;
+    if (!final || code !== 0) throw new SkiffError("Internal", `user namespace helper (${op}) exited with code ${code}`);
+    return final.result;
+  }
+}
+
+async function feed(input: ReadableStream<Uint8Array>, sink: import("bun").FileSink): Promise<void> {
+  const reader = input.getReader();
+  let finished = false;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      sink.write(value);
+      await sink.flush();
+    }
+    finished = true;
+  } finally {
+    if (!finished) await reader.cancel().catch(() => {});
+    try {
+      await sink.end();
+    } catch {
+      // The child may have exited early with an error it reports itself.
+    }
+  }
+}

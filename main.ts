@@ -13,6 +13,10 @@ async function main(argv: string[]): Promise<number> {
     checkIdMaps();
   }
   const role = argv[2];
+  if (role === "__shim") {
+    const { shimMain } = await import("./shim/main.ts");
+    return shimMain(argv.slice(3));
+  }
   if (role === "__ns") {
     const { nsHelperMain } = await import("./runtime/ns-helper.ts");
     return nsHelperMain(argv.slice(3));

@@ -3,6 +3,7 @@
  * flags. The CLI and the API both work through a Context.
  */
 import { ContentStore } from "./content/store.ts";
+import { ContainerStore } from "./containers/record.ts";
 import { loadConfig, type SkiffConfig } from "./config.ts";
 import { ensureDir, ensurePrivateDir } from "./fsutil.ts";
 import { ImageStore } from "./images/store.ts";
@@ -22,6 +23,7 @@ export class Context {
   readonly content: ContentStore;
   readonly images: ImageStore;
   readonly snapshots: SnapshotStore;
+  readonly containers: ContainerStore;
   #executor: NamespaceExecutor | undefined;
   #userns: UserNamespaceConfig | undefined;
   readonly #insideUserns: boolean;
@@ -42,6 +44,7 @@ export class Context {
     this.content = new ContentStore(this.paths);
     this.images = new ImageStore(this.paths);
     this.snapshots = new SnapshotStore(this.paths, (p) => this.executor.remove(p));
+    this.containers = new ContainerStore(this.paths.containers);
   }
 
   get rootless(): boolean {

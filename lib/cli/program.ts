@@ -3,12 +3,13 @@
  * their engine code lazily so `skiff version` loads almost nothing.
  */
 import { Command, Option } from "commander";
+import { containerVerbs } from "./commands/containers.ts";
 import { imageVerbs } from "./commands/images.ts";
 import { systemVerbs } from "./commands/system.ts";
 import { VERSION } from "../version.ts";
 
 /** Every top-level verb, in help order. */
-const VERBS: Record<string, (program: Command) => void> = { ...imageVerbs, ...systemVerbs };
+const VERBS: Record<string, (program: Command) => void> = { ...containerVerbs, ...imageVerbs, ...systemVerbs };
 
 /** Global options that take a value, to find the verb in argv. */
 const VALUED_GLOBALS = new Set(["--root", "--runroot", "--log-level"]);

@@ -5,11 +5,11 @@
  * machine: after a reboot, or when the processes are gone, a "running"
  * container reads as exited.
  */
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { SkiffError } from "../errors.ts";
 import { atomicWriteJson, readJsonFile } from "../fsutil.ts";
+import { bootId, processStartTime, sameProcess } from "../sys/proc.ts";
 
 export type Status = "created" | "running" | "paused" | "exited" | "removing";
 
@@ -57,39 +57,7 @@ export function writeState(containerDir: string, state: ContainerState): void {
   atomicWriteJson(stateFile(containerDir), state, { mode: 0o600 });
 }
 
-let cachedBootId: string | undefined;
-
-export function bootId(): string {
-  if (cachedBootId === undefined) {
-    try {
-      cachedBootId = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
-    } catch {
-      cachedBootId = "";
-    }
-  }
-  return cachedBootId;
-}
-
-/** Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat), or undefined if gone. */
-export function processStartTime(pid: number): number | undefined {
-  if (pid <= 0) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // The command name may hold spaces and parens: fields start after the last ')'.
-    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const state = rest[0];
-    if (state === "Z" || state === "X") return undefined;
-    return Number(rest[19]);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Is the process `pid` still the one that started at `start`? */
-export function sameProcess(pid: number, start: number): boolean {
-  const s = processStartTime(pid);
-  return s !== undefined && (start === 0 || s === start);
-}
+export { bootId, processStartTime, sameProcess };
 
 export interface LiveState extends ContainerState {
   /** The shim is alive. */

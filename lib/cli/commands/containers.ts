@@ -1,0 +1,264 @@
+/** Container verbs with Docker's flags: run, create, start, stop, kill, restart, rm, ps, logs, exec, attach, wait, inspect... */
+import { Command, Option } from "commander";
+import { collect, contextFor } from "../program.ts";
+
+function bool(v: string | undefined): boolean {
+  if (v === undefined || v === "" || /^(true|1|yes)$/i.test(v)) return true;
+  if (/^(false|0|no)$/i.test(v)) return false;
+  throw new Error(`invalid boolean value ${JSON.stringify(v)}`);
+}
+
+/** Flags shared by run and create. */
+function createFlags(cmd: Command): Command {
+  return cmd
+    .option("-i, --interactive", "keep STDIN open even if not attached")
+    .option("-t, --tty", "allocate a pseudo-TTY")
+    .option("--name <name>", "assign a name to the container")
+    .option("-e, --env <KEY=VALUE>", "set environment variables", collect)
+    .option("--env-file <file>", "read in a file of environment variables", collect)
+    .option("-w, --workdir <dir>", "working directory inside the container")
+    .option("-u, --user <user[:group]>", "username or UID (format: <name|uid>[:<group|gid>])")
+    .option("--entrypoint <command>", "overwrite the default ENTRYPOINT of the image")
+    .option("-h, --hostname <name>", "container host name")
+    .option("--domainname <name>", "container NIS domain name")
+    .option("-l, --label <KEY=VALUE>", "set metadata on a container", collect)
+    .option("--init", "run an init inside the container that forwards signals and reaps processes")
+    .option("--read-only", "mount the container's root filesystem as read only")
+    .option("--tmpfs <dir[:options]>", "mount a tmpfs directory", collect)
+    .option("-v, --volume <src:dst[:opts]>", "bind mount a volume", collect)
+    .option("--mount <mount>", "attach a filesystem mount to the container", collect)
+    .option("--cap-add <cap>", "add Linux capabilities", collect)
+    .option("--cap-drop <cap>", "drop Linux capabilities", collect)
+    .option("--privileged", "give extended privileges to this container")
+    .option("--security-opt <opt>", "security options", collect)
+    .option("--ulimit <name=soft[:hard]>", "ulimit options", collect)
+    .option("--stop-signal <signal>", "signal to stop the container")
+    .option("--stop-timeout <seconds>", "timeout (in seconds) to stop a container")
+    .option("--shm-size <size>", "size of /dev/shm")
+    .option("--log-opt <opt>", "log driver options (max-size, max-file)", collect)
+    .option("--sysctl <name=value>", "sysctl options", collect)
+    .option("--group-add <group>", "add additional groups to join", collect)
+    .option("--cidfile <file>", "write the container ID to the file")
+    .addOption(new Option("--pull <policy>", "pull image before running").choices(["always", "missing", "never", "newer"]).default("missing"))
+    .option("--platform <os/arch[/variant]>", "platform if the image is pulled")
+    .option("--runtime <runtime>", "OCI runtime to use (runc, crun)")
+    .option("--rm", "automatically remove the container when it exits")
+    .argument("<image>", "image to run")
+    .argument("[command...]", "command and arguments")
+    .passThroughOptions();
+}
+
+async function actions(): Promise<typeof import("../container-actions.ts")> {
+  return import("../container-actions.ts");
+}
+
+function addRun(parent: Command): void {
+  createFlags(
+    parent
+      .command("run")
+      .description("Create and run a new container from an image")
+      .option("-d, --detach", "run container in background and print container ID")
+      .option("--sig-proxy [bool]", "proxy received signals to the process", bool, true)
+      .option("--detach-keys <keys>", "override the key sequence for detaching a container"),
+  ).action(async (image: string, command: string[], opts: Record<string, unknown>, cmd: Command) => {
+    await (await actions()).runCommand(await contextFor(cmd), image, command, opts);
+  });
+}
+
+function addCreate(parent: Command): void {
+  createFlags(parent.command("create").description("Create a new container")).action(
+    async (image: string, command: string[], opts: Record<string, unknown>, cmd: Command) => {
+      await (await actions()).createCommand(await contextFor(cmd), image, command, opts);
+    },
+  );
+}
+
+function addStart(parent: Command): void {
+  parent
+    .command("start")
+    .description("Start one or more stopped containers")
+    .argument("<container...>")
+    .option("-a, --attach", "attach STDOUT/STDERR and forward signals")
+    .option("-i, --interactive", "attach container's STDIN")
+    .option("--detach-keys <keys>", "override the key sequence for detaching a container")
+    .action(async (names: string[], opts: { attach?: boolean; interactive?: boolean; detachKeys?: string }, cmd: Command) => {
+      await (await actions()).startCommand(await contextFor(cmd), names, opts);
+    });
+}
+
+function addStop(parent: Command, name: "stop" | "restart"): void {
+  parent
+    .command(name)
+    .description(name === "stop" ? "Stop one or more running containers" : "Restart one or more containers")
+    .argument("<container...>")
+    .option("-t, --time <seconds>", "seconds to wait before killing the container")
+    .option("-s, --signal <signal>", "signal to send to the container")
+    .action(async (names: string[], opts: { time?: string; signal?: string }, cmd: Command) => {
+      const a = await actions();
+      if (name === "stop") await a.stopCommand(await contextFor(cmd), names, opts);
+      else await a.restartCommand(await contextFor(cmd), names, opts);
+    });
+}
+
+function addKill(parent: Command): void {
+  parent
+    .command("kill")
+    .description("Kill one or more running containers")
+    .argument("<container...>")
+    .option("-s, --signal <signal>", "signal to send to the container", "KILL")
+    .action(async (names: string[], opts: { signal: string }, cmd: Command) => {
+      await (await actions()).killCommand(await contextFor(cmd), names, opts);
+    });
+}
+
+function addRm(parent: Command, name: string, aliases: string[] = []): void {
+  parent
+    .command(name)
+    .aliases(aliases)
+    .description("Remove one or more containers")
+    .argument("<container...>")
+    .option("-f, --force", "force the removal of a running container (uses SIGKILL)")
+    .option("-v, --volumes", "remove anonymous volumes associated with the container")
+    .action(async (names: string[], opts: { force?: boolean; volumes?: boolean }, cmd: Command) => {
+      await (await actions()).rmCommand(await contextFor(cmd), names, opts);
+    });
+}
+
+function addPs(parent: Command, name: string, aliases: string[] = []): void {
+  parent
+    .command(name)
+    .aliases(aliases)
+    .description("List containers")
+    .option("-a, --all", "show all containers (default shows just running)")
+    .option("-q, --quiet", "only display container IDs")
+    .option("-n, --last <n>", "show n last created containers (includes all states)")
+    .option("-l, --latest", "show the latest created container (includes all states)")
+    .option("--no-trunc", "don't truncate output")
+    .option("-s, --size", "display total file sizes (not computed; accepted)")
+    .option("-f, --filter <filter>", "filter output based on conditions provided", collect)
+    .option("--format <format>", "format output: table, json or a Go template")
+    .action(async (opts: Record<string, unknown>, cmd: Command) => {
+      (await actions()).psCommand(await contextFor(cmd), opts);
+    });
+}
+
+function addLogs(parent: Command): void {
+  parent
+    .command("logs")
+    .description("Fetch the logs of a container")
+    .argument("<container>")
+    .option("-f, --follow", "follow log output")
+    .option("-n, --tail <n>", "number of lines to show from the end of the logs", "all")
+    .option("--since <time>", "show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m)")
+    .option("--until <time>", "show logs before a timestamp or relative time")
+    .option("-t, --timestamps", "show timestamps")
+    .option("--details", "accepted for compatibility")
+    .action(async (name: string, opts: Record<string, unknown>, cmd: Command) => {
+      await (await actions()).logsCommand(await contextFor(cmd), name, opts);
+    });
+}
+
+function addExec(parent: Command): void {
+  parent
+    .command("exec")
+    .description("Execute a command in a running container")
+    .argument("<container>")
+    .argument("<command...>")
+    .option("-d, --detach", "detached mode: run command in the background")
+    .option("-i, --interactive", "keep STDIN open even if not attached")
+    .option("-t, --tty", "allocate a pseudo-TTY")
+    .option("-e, --env <KEY=VALUE>", "set environment variables", collect)
+    .option("--env-file <file>", "read in a file of environment variables", collect)
+    .option("-u, --user <user[:group]>", "username or UID")
+    .option("-w, --workdir <dir>", "working directory inside the container")
+    .option("--privileged", "accepted for compatibility")
+    .option("--detach-keys <keys>", "override the key sequence for detaching")
+    .passThroughOptions()
+    .action(async (name: string, command: string[], opts: Record<string, unknown>, cmd: Command) => {
+      await (await actions()).execCommand(await contextFor(cmd), name, command, opts);
+    });
+}
+
+function addAttach(parent: Command): void {
+  parent
+    .command("attach")
+    .description("Attach local standard input, output, and error streams to a running container")
+    .argument("<container>")
+    .option("--no-stdin", "do not attach STDIN")
+    .option("--sig-proxy [bool]", "proxy all received signals to the process", bool, true)
+    .option("--detach-keys <keys>", "override the key sequence for detaching a container")
+    .action(async (name: string, opts: Record<string, unknown>, cmd: Command) => {
+      await (await actions()).attachCommand(await contextFor(cmd), name, opts);
+    });
+}
+
+function addWait(parent: Command): void {
+  parent
+    .command("wait")
+    .description("Block until one or more containers stop, then print their exit codes")
+    .argument("<container...>")
+    .action(async (names: string[], _opts: unknown, cmd: Command) => {
+      await (await actions()).waitCommand(await contextFor(cmd), names);
+    });
+}
+
+function addInspect(parent: Command, name: string, kind: "any" | "container"): void {
+  parent
+    .command(name)
+    .description(kind === "any" ? "Return low-level information on containers or images" : "Display detailed information on one or more containers")
+    .argument("<name...>")
+    .option("-f, --format <format>", "format output using a Go template or json")
+    .option("-s, --size", "accepted for compatibility")
+    .addOption(new Option("--type <type>", "only inspect objects of this type").choices(["container", "image"]))
+    .action(async (names: string[], opts: { format?: string; type?: string }, cmd: Command) => {
+      await (await actions()).inspectCommand(await contextFor(cmd), names, { ...opts, kind: kind === "container" ? "container" : opts.type });
+    });
+}
+
+function addSimple(parent: Command, name: string, description: string, fn: "pauseCommand" | "unpauseCommand"): void {
+  parent
+    .command(name)
+    .description(description)
+    .argument("<container...>")
+    .action(async (names: string[], _opts: unknown, cmd: Command) => {
+      await (await actions())[fn](await contextFor(cmd), names);
+    });
+}
+
+function containerGroup(program: Command): void {
+  const c = program.command("container").description("Manage containers");
+  addRun(c);
+  addCreate(c);
+  addStart(c);
+  addStop(c, "stop");
+  addStop(c, "restart");
+  addKill(c);
+  addRm(c, "rm", ["remove"]);
+  addPs(c, "ls", ["list", "ps"]);
+  addLogs(c);
+  addExec(c);
+  addAttach(c);
+  addWait(c);
+  addInspect(c, "inspect", "container");
+  addSimple(c, "pause", "Pause all processes within one or more containers", "pauseCommand");
+  addSimple(c, "unpause", "Unpause all processes within one or more containers", "unpauseCommand");
+}
+
+export const containerVerbs: Record<string, (program: Command) => void> = {
+  run: addRun,
+  create: addCreate,
+  start: addStart,
+  stop: (p) => addStop(p, "stop"),
+  restart: (p) => addStop(p, "restart"),
+  kill: addKill,
+  rm: (p) => addRm(p, "rm"),
+  ps: (p) => addPs(p, "ps"),
+  logs: addLogs,
+  exec: addExec,
+  attach: addAttach,
+  wait: addWait,
+  inspect: (p) => addInspect(p, "inspect", "any"),
+  pause: (p) => addSimple(p, "pause", "Pause all processes within one or more containers", "pauseCommand"),
+  unpause: (p) => addSimple(p, "unpause", "Unpause all processes within one or more containers", "unpauseCommand"),
+  container: containerGroup,
+};

@@ -1,0 +1,447 @@
+/**
+ * What the container commands do once their flags are parsed: call the
+ * engine and behave like Docker (output, exit codes, attached sessions).
+ */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import type { Context } from "../context.ts";
+import { exitCode as exitCodeOf, SkiffError, toSkiffError } from "../errors.ts";
+import { createContainer, type PullPolicy } from "../containers/create.ts";
+import { execProcess, newExecId } from "../containers/exec.ts";
+import { parseLogTime, readLogs } from "../containers/logs.ts";
+import { currentState, killContainer, removeContainer, stopContainer, waitContainer } from "../containers/ops.ts";
+import type { ContainerRecord } from "../containers/record.ts";
+import { shimSocket, startContainer, StartFailure } from "../containers/start.ts";
+import { inspectContainer, psRow, type PsRow } from "../containers/views.ts";
+import { parseSignal } from "../oci/spec.ts";
+import { shimRequest, shimSession } from "../../shim/client.ts";
+import { eachName, finishBulk } from "./bulk.ts";
+import { ExitStatus } from "./main.ts";
+import { printList, printValue } from "./output.ts";
+import { createOptionsFromFlags, resolveEnv, parseEnvFile, type RunFlags } from "./run-flags.ts";
+import { parseDetachKeys, runSession, terminalSize } from "./session.ts";
+import { writeStderr, writeStdout } from "./stdio.ts";
+
+type Flags = RunFlags & {
+  detach?: boolean;
+  sigProxy?: boolean;
+  detachKeys?: string;
+  cidfile?: string;
+  pull?: PullPolicy;
+  platform?: string;
+  runtime?: string;
+};
+
+async function create(ctx: Context, image: string, command: string[], flags: Flags): Promise<ContainerRecord> {
+  if (flags.cidfile && existsSync(flags.cidfile)) {
+    throw new SkiffError("AlreadyExists", `container ID file found, make sure the other container isn't running or delete ${flags.cidfile}`);
+  }
+  const options = createOptionsFromFlags(flags, command, { hostEnv: process.env, readFile: (p) => readFileSync(p, "utf8") });
+  if (options.mounts.some((m) => m.type === "volume")) {
+    throw new SkiffError("InvalidArgument", "named and anonymous volumes are not supported yet: use a bind mount (-v /host/path:/path)");
+  }
+  const record = await createContainer(ctx, {
+    image,
+    name: flags.name,
+    options,
+    pull: flags.pull,
+    platform: flags.platform,
+    runtime: flags.runtime,
+    onPull: (img) => writeStderr(`Unable to find image '${img}' locally\n`),
+  });
+  if (flags.cidfile) writeFileSync(flags.cidfile, record.id);
+  return record;
+}
+
+export async function createCommand(ctx: Context, image: string, command: string[], flags: Flags): Promise<void> {
+  const record = await create(ctx, image, command, flags);
+  writeStdout(`${record.id}\n`);
+}
+
+function failStart(e: unknown): never {
+  if (e instanceof StartFailure) {
+    writeStderr(`Error: ${e.message}\n`);
+    throw new ExitStatus(e.exitCode);
+  }
+  throw e;
+}
+
+export async function runCommand(ctx: Context, image: string, command: string[], flags: Flags): Promise<void> {
+  const record = await create(ctx, image, command, flags);
+  const o = record.options;
+  if (flags.detach) {
+    try {
+      await startContainer(ctx, record);
+    } catch (e) {
+      failStart(e);
+    }
+    writeStdout(`${record.id}\n`);
+    return;
+  }
+  const size = o.tty ? terminalSize() : undefined;
+  try {
+    await startContainer(ctx, record, { attach: true, ...(size ?? {}) });
+  } catch (e) {
+    failStart(e);
+  }
+  const code = await attachAndWait(ctx, record, {
+    stdin: o.openStdin,
+    replay: true,
+    sigProxy: !o.tty && flags.sigProxy !== false,
+    detachKeys: flags.detachKeys,
+  });
+  throw new ExitStatus(code);
+}
+
+interface AttachOpts {
+  stdin: boolean;
+  replay: boolean;
+  sigProxy: boolean;
+  detachKeys?: string | undefined;
+}
+
+/** Attaches to a running container's shim; returns the exit code (0 when detached). */
+async function attachAndWait(ctx: Context, record: ContainerRecord, opts: AttachOpts): Promise<number> {
+  const sock = shimSocket(ctx, record.id);
+  const session = await shimSession(
+    sock,
+    { op: "attach", stdin: opts.stdin, stdout: true, stderr: true, replay: opts.replay },
+    { onStdout: writeStdout, onStderr: writeStderr },
+  );
+  const result = await runSession(session, {
+    tty: record.options.tty,
+    stdin: opts.stdin,
+    forwardSignal: opts.sigProxy
+      ? (signal) => {
+          void shimRequest(sock, { op: "kill", signal }).catch(() => {});
+        }
+      : undefined,
+    detachKeys: opts.detachKeys !== undefined ? parseDetachKeys(opts.detachKeys) : undefined,
+  });
+  if (result.detached) {
+    session.close();
+    return 0;
+  }
+  // With --rm the shim closes the connection once the container is removed.
+  if (record.options.autoRemove) await Promise.race([session.closed, Bun.sleep(5000)]);
+  if (result.exitCode === undefined) {
+    // The shim went away without telling: read what it recorded.
+    return currentState(ctx, record).exitCode;
+  }
+  return result.exitCode;
+}
+
+export async function startCommand(ctx: Context, names: string[], opts: { attach?: boolean; interactive?: boolean; detachKeys?: string }): Promise<void> {
+  if ((opts.attach || opts.interactive) && names.length > 1) {
+    throw new SkiffError("InvalidArgument", "you cannot start and attach multiple containers at once");
+  }
+  if (opts.attach || opts.interactive) {
+    const record = ctx.containers.resolve(names[0] as string);
+    const size = record.options.tty ? terminalSize() : undefined;
+    try {
+      await startContainer(ctx, record, { attach: true, ...(size ?? {}) });
+    } catch (e) {
+      failStart(e);
+    }
+    const code = await attachAndWait(ctx, record, {
+      stdin: Boolean(opts.interactive && record.options.openStdin),
+      replay: true,
+      sigProxy: !record.options.tty,
+      detachKeys: opts.detachKeys,
+    });
+    throw new ExitStatus(code);
+  }
+  const outcomes = await eachName(names, async (n) => {
+    const record = ctx.containers.resolve(n);
+    try {
+      await startContainer(ctx, record);
+    } catch (e) {
+      if (e instanceof StartFailure) throw new SkiffError("FailedPrecondition", e.message);
+      throw e;
+    }
+    return n;
+  });
+  for (const o of outcomes) if (o.ok) writeStdout(`${o.value}\n`);
+  finishBulk(outcomes, "stop");
+}
+
+function timeoutOf(time: string | undefined): number | undefined {
+  if (time === undefined) return undefined;
+  const n = Number(time);
+  if (!Number.isInteger(n)) throw new SkiffError("InvalidArgument", `invalid value for --time: ${time}`);
+  return n;
+}
+
+export async function stopCommand(ctx: Context, names: string[], opts: { time?: string; signal?: string }): Promise<void> {
+  const timeoutSeconds = timeoutOf(opts.time);
+  const signal = opts.signal ? parseSignal(opts.signal) : undefined;
+  const outcomes = await Promise.all(
+    names.map(async (n) => {
+      try {
+        const record = ctx.containers.resolve(n);
+        await stopContainer(ctx, record, { timeoutSeconds, signal });
+        return { name: n, ok: true as const, value: n };
+      } catch (e) {
+        return { name: n, ok: false as const, error: toSkiffError(e) };
+      }
+    }),
+  );
+  for (const o of outcomes) if (o.ok) writeStdout(`${o.value}\n`);
+  finishBulk(outcomes, "stop");
+}
+
+export async function restartCommand(ctx: Context, names: string[], opts: { time?: string; signal?: string }): Promise<void> {
+  const timeoutSeconds = timeoutOf(opts.time);
+  const signal = opts.signal ? parseSignal(opts.signal) : undefined;
+  const outcomes = await eachName(names, async (n) => {
+    const record = ctx.containers.resolve(n);
+    await stopContainer(ctx, record, { timeoutSeconds, signal });
+    try {
+      await startContainer(ctx, record);
+    } catch (e) {
+      if (e instanceof StartFailure) throw new SkiffError("FailedPrecondition", e.message);
+      throw e;
+    }
+    return n;
+  });
+  for (const o of outcomes) if (o.ok) writeStdout(`${o.value}\n`);
+  finishBulk(outcomes, "stop");
+}
+
+export async function killCommand(ctx: Context, names: string[], opts: { signal: string }): Promise<void> {
+  const signal = parseSignal(opts.signal);
+  const outcomes = await eachName(names, async (n) => {
+    await killContainer(ctx, ctx.containers.resolve(n), signal);
+    return n;
+  });
+  for (const o of outcomes) if (o.ok) writeStdout(`${o.value}\n`);
+  finishBulk(outcomes, "kill");
+}
+
+export async function rmCommand(ctx: Context, names: string[], opts: { force?: boolean; volumes?: boolean }): Promise<void> {
+  const outcomes = await Promise.all(
+    names.map(async (n) => {
+      try {
+        await removeContainer(ctx, ctx.containers.resolve(n), { force: opts.force ?? false });
+        return { name: n, ok: true as const, value: n };
+      } catch (e) {
+        return { name: n, ok: false as const, error: toSkiffError(e) };
+      }
+    }),
+  );
+  for (const o of outcomes) if (o.ok) writeStdout(`${o.value}\n`);
+  finishBulk(outcomes, "rm");
+}
+
+export async function waitCommand(ctx: Context, names: string[]): Promise<void> {
+  const outcomes = await eachName(names, async (n) => waitContainer(ctx, ctx.containers.resolve(n)));
+  for (const o of outcomes) if (o.ok) writeStdout(`${o.value}\n`);
+  finishBulk(outcomes, "stop");
+}
+
+export async function pauseCommand(ctx: Context, names: string[]): Promise<void> {
+  await pauseOrResume(ctx, names, "pause");
+}
+
+export async function unpauseCommand(ctx: Context, names: string[]): Promise<void> {
+  await pauseOrResume(ctx, names, "resume");
+}
+
+async function pauseOrResume(ctx: Context, names: string[], op: "pause" | "resume"): Promise<void> {
+  const outcomes = await eachName(names, async (n) => {
+    const record = ctx.containers.resolve(n);
+    const state = currentState(ctx, record);
+    const want = op === "pause" ? "running" : "paused";
+    if (state.status !== want) throw new SkiffError("Conflict", `container ${record.name} is not ${want === "running" ? "running" : "paused"}`);
+    if (!state.shimAlive) throw new SkiffError("FailedPrecondition", `container ${record.name} has no shim`);
+    await shimRequest(shimSocket(ctx, record.id), { op });
+    return n;
+  });
+  for (const o of outcomes) if (o.ok) writeStdout(`${o.value}\n`);
+  finishBulk(outcomes, "stop");
+}
+
+interface PsFlags {
+  all?: boolean;
+  quiet?: boolean;
+  last?: string;
+  latest?: boolean;
+  trunc?: boolean;
+  filter?: string[];
+  format?: string;
+}
+
+function psFilter(filters: string[]): (row: PsRow, record: ContainerRecord, exitCode: number) => boolean {
+  const tests: ((row: PsRow, record: ContainerRecord, exitCode: number) => boolean)[] = [];
+  const byKey = new Map<string, string[]>();
+  for (const f of filters) {
+    const i = f.indexOf("=");
+    if (i <= 0) throw new SkiffError("InvalidArgument", `bad format of filter (expected name=value): ${f}`);
+    const k = f.slice(0, i).toLowerCase();
+    if (!["name", "label", "status", "id", "ancestor", "exited"].includes(k)) throw new SkiffError("InvalidArgument", `invalid filter '${k}'`);
+    byKey.set(k, [...(byKey.get(k) ?? []), f.slice(i + 1)]);
+  }
+  // Values of one key are ORed, keys are ANDed (as Docker).
+  for (const [k, values] of byKey) {
+    tests.push((row, rec, code) =>
+      values.some((v) => {
+        switch (k) {
+          case "name":
+            return new RegExp(v).test(rec.name);
+          case "id":
+            return rec.id.startsWith(v);
+          case "status":
+            return row.State === v;
+          case "exited":
+            return row.State === "exited" && code === Number(v);
+          case "ancestor":
+            return rec.image.name === v || rec.image.id === v || rec.image.id.slice(7).startsWith(v) || rec.image.name.split(":")[0] === v;
+          case "label": {
+            const j = v.indexOf("=");
+            const key = j < 0 ? v : v.slice(0, j);
+            return key in rec.options.labels && (j < 0 || rec.options.labels[key] === v.slice(j + 1));
+          }
+          default:
+            return false;
+        }
+      }),
+    );
+  }
+  return (row, rec, code) => tests.every((t) => t(row, rec, code));
+}
+
+export function psCommand(ctx: Context, flags: PsFlags): void {
+  const noTrunc = flags.trunc === false;
+  const filter = psFilter(flags.filter ?? []);
+  let views = ctx.containers.list().map((record) => ({ record, state: currentState(ctx, record) }));
+  views.sort((a, b) => b.record.created.localeCompare(a.record.created));
+  const lastN = flags.latest ? 1 : flags.last !== undefined ? Number(flags.last) : undefined;
+  const all = flags.all || lastN !== undefined || (flags.filter ?? []).some((f) => f.startsWith("status=") || f.startsWith("exited="));
+  if (!all) views = views.filter((v) => v.state.status === "running" || v.state.status === "paused");
+  const now = Date.now();
+  let rows = views
+    .map((v) => ({ v, row: psRow(v, { noTrunc, now }) }))
+    .filter(({ v, row }) => filter(row, v.record, v.state.exitCode));
+  if (lastN !== undefined && lastN >= 0) rows = rows.slice(0, lastN);
+  if (flags.quiet) {
+    for (const { row } of rows) writeStdout(`${row.ID}\n`);
+    return;
+  }
+  printList(
+    rows.map((r) => r.row),
+    {
+      format: flags.format,
+      columns: [
+        { header: "CONTAINER ID", field: "ID" },
+        { header: "IMAGE", field: "Image" },
+        { header: "COMMAND", field: "Command" },
+        { header: "CREATED", field: "RunningFor" },
+        { header: "STATUS", field: "Status" },
+        { header: "PORTS", field: "Ports" },
+        { header: "NAMES", field: "Names" },
+      ],
+      headers: { ID: "CONTAINER ID", RunningFor: "CREATED", CreatedAt: "CREATED AT" },
+    },
+  );
+}
+
+export async function logsCommand(
+  ctx: Context,
+  name: string,
+  flags: { follow?: boolean; tail?: string; since?: string; until?: string; timestamps?: boolean },
+): Promise<void> {
+  const record = ctx.containers.resolve(name);
+  const tail = flags.tail === undefined || flags.tail === "all" ? undefined : Number(flags.tail);
+  if (tail !== undefined && !Number.isInteger(tail)) throw new SkiffError("InvalidArgument", `invalid value for --tail: ${flags.tail}`);
+  const path = `${ctx.containers.dir(record.id)}/ctr.log`;
+  const running = (): boolean => {
+    const s = currentState(ctx, record).status;
+    return s === "running" || s === "paused";
+  };
+  for await (const e of readLogs(path, {
+    follow: flags.follow ?? false,
+    ...(tail !== undefined ? { tail } : {}),
+    ...(flags.since ? { since: parseLogTime(flags.since) } : {}),
+    ...(flags.until ? { until: parseLogTime(flags.until) } : {}),
+    running,
+  })) {
+    const text = flags.timestamps ? `${e.time} ${e.log}` : e.log;
+    if (e.stream === "stderr") writeStderr(text);
+    else writeStdout(text);
+  }
+}
+
+export async function execCommand(
+  ctx: Context,
+  name: string,
+  command: string[],
+  flags: { detach?: boolean; interactive?: boolean; tty?: boolean; env?: string[]; envFile?: string[]; user?: string; workdir?: string; detachKeys?: string },
+): Promise<void> {
+  const record = ctx.containers.resolve(name);
+  const state = currentState(ctx, record);
+  if (state.status !== "running") throw new SkiffError("Conflict", `container ${record.id.slice(0, 12)} is not running`);
+  if (!state.shimAlive) throw new SkiffError("FailedPrecondition", `container ${record.name} has no shim: exec needs it (stop and start the container)`);
+  const env: string[] = [];
+  for (const f of flags.envFile ?? []) env.push(...resolveEnv(parseEnvFile(readFileSync(f, "utf8")), process.env));
+  env.push(...resolveEnv(flags.env ?? [], process.env));
+  const tty = Boolean(flags.tty);
+  const proc = execProcess(ctx, record, { cmd: command, env, user: flags.user, workdir: flags.workdir, tty });
+  const sock = shimSocket(ctx, record.id);
+  const execId = newExecId();
+  if (flags.detach) {
+    await shimRequest(sock, { op: "exec", execId, process: proc, stdin: false, detach: true });
+    return;
+  }
+  const stdin = Boolean(flags.interactive);
+  const session = await shimSession(sock, { op: "exec", execId, process: proc, stdin, detach: false }, { onStdout: writeStdout, onStderr: writeStderr });
+  const result = await runSession(session, {
+    tty,
+    stdin,
+    detachKeys: flags.detachKeys !== undefined ? parseDetachKeys(flags.detachKeys) : undefined,
+  });
+  if (result.detached) return;
+  throw new ExitStatus(result.exitCode ?? 126);
+}
+
+export async function attachCommand(ctx: Context, name: string, flags: { stdin?: boolean; sigProxy?: boolean; detachKeys?: string }): Promise<void> {
+  const record = ctx.containers.resolve(name);
+  const state = currentState(ctx, record);
+  if (state.status !== "running" && state.status !== "paused") {
+    throw new SkiffError("Conflict", "you cannot attach to a stopped container, start it first");
+  }
+  if (!state.shimAlive) throw new SkiffError("FailedPrecondition", `container ${record.name} has no shim to attach to`);
+  const code = await attachAndWait(ctx, record, {
+    stdin: flags.stdin !== false && record.options.openStdin,
+    replay: false,
+    sigProxy: !record.options.tty && flags.sigProxy !== false,
+    detachKeys: flags.detachKeys,
+  });
+  throw new ExitStatus(code);
+}
+
+export async function inspectCommand(ctx: Context, names: string[], opts: { format?: string; kind?: string | undefined }): Promise<void> {
+  const out: unknown[] = [];
+  let missing = 0;
+  for (const n of names) {
+    try {
+      if (opts.kind !== "image") {
+        try {
+          const record = ctx.containers.resolve(n);
+          out.push(inspectContainer(ctx, { record, state: currentState(ctx, record) }));
+          continue;
+        } catch (e) {
+          if (!(e instanceof SkiffError && e.kind === "NotFound") || opts.kind === "container") throw e;
+        }
+      }
+      const { resolveImage } = await import("../images/resolve.ts");
+      const { inspectImage } = await import("../images/views.ts");
+      out.push(inspectImage(ctx, resolveImage(ctx.images.list(), n)));
+    } catch (e) {
+      const err = toSkiffError(e);
+      if (err.kind !== "NotFound") throw err;
+      missing += 1;
+      writeStderr(`Error: no such object: ${n}\n`);
+    }
+  }
+  if (out.length > 0 || !opts.format) printValue(out, opts.format);
+  if (missing > 0) throw new ExitStatus(exitCodeOf(new SkiffError("NotFound", ""), "rm"));
+}

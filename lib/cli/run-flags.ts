@@ -1,0 +1,256 @@
+/**
+ * `run`/`create` flags → CreateOptions, with Docker's syntax and error
+ * messages. Pure apart from reading --env-file and the host environment,
+ * which are passed in.
+ */
+import { isAbsolute } from "node:path";
+import { SkiffError } from "../errors.ts";
+import { createOptions, type CreateOptions, type MountOption, type Ulimit } from "../containers/options.ts";
+import { parseSignal } from "../oci/spec.ts";
+import { parseSize } from "./render.ts";
+
+export interface RunFlags {
+  detach?: boolean;
+  interactive?: boolean;
+  tty?: boolean;
+  rm?: boolean;
+  name?: string;
+  env?: string[];
+  envFile?: string[];
+  workdir?: string;
+  user?: string;
+  entrypoint?: string;
+  hostname?: string;
+  domainname?: string;
+  label?: string[];
+  init?: boolean;
+  readOnly?: boolean;
+  tmpfs?: string[];
+  volume?: string[];
+  mount?: string[];
+  capAdd?: string[];
+  capDrop?: string[];
+  securityOpt?: string[];
+  ulimit?: string[];
+  stopSignal?: string;
+  stopTimeout?: string;
+  privileged?: boolean;
+  shmSize?: string;
+  logOpt?: string[];
+  sysctl?: string[];
+  groupAdd?: string[];
+}
+
+function bad(msg: string): SkiffError {
+  return new SkiffError("InvalidArgument", msg);
+}
+
+/** `KEY=VALUE` stays; `KEY` takes the host's value, or is dropped when the host has none (as Docker). */
+export function resolveEnv(entries: string[], hostEnv: Record<string, string | undefined>): string[] {
+  const out: string[] = [];
+  for (const e of entries) {
+    if (e.startsWith("=")) throw bad(`invalid environment variable: ${e}`);
+    if (e.includes("=")) out.push(e);
+    else if (hostEnv[e] !== undefined) out.push(`${e}=${hostEnv[e]}`);
+  }
+  return out;
+}
+
+/** Lines of an --env-file: comments and blank lines skipped. */
+export function parseEnvFile(text: string): string[] {
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.replace(/^\s+/, ""))
+    .filter((l) => l.length > 0 && !l.startsWith("#"));
+}
+
+export function parseLabels(entries: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const l of entries) {
+    const i = l.indexOf("=");
+    if (i === 0) throw bad(`invalid label: ${l}`);
+    if (i < 0) out[l] = "";
+    else out[l.slice(0, i)] = l.slice(i + 1);
+  }
+  return out;
+}
+
+export function parseUlimit(s: string): Ulimit {
+  const m = /^([a-z]+)=(-?\d+)(?::(-?\d+))?$/.exec(s);
+  if (!m) throw bad(`invalid ulimit argument: ${s}`);
+  const soft = Number(m[2]);
+  const hard = m[3] !== undefined ? Number(m[3]) : soft;
+  if (soft > hard && hard !== -1) throw bad(`ulimit soft limit must be less than or equal to hard limit: ${soft} > ${hard}`);
+  return { name: m[1] as string, soft, hard };
+}
+
+const VOLUME_MODES = new Set(["ro", "rw", "z", "Z", "shared", "slave", "private", "rshared", "rslave", "rprivate", "nocopy", "U", "O", "exec", "noexec", "suid", "nosuid", "dev", "nodev"]);
+
+/** `-v SRC:DST[:MODE]`, `-v NAME:DST`, `-v DST` (anonymous volume). */
+export function parseVolume(spec: string): MountOption {
+  const parts = spec.split(":");
+  if (parts.some((p) => p === "") || parts.length > 3) throw bad(`invalid volume specification: '${spec}'`);
+  if (parts.length === 1) {
+    const target = parts[0] as string;
+    if (!isAbsolute(target)) throw bad(`invalid volume specification: '${spec}': the container path must be absolute`);
+    return { type: "volume", target, readOnly: false, options: [] };
+  }
+  const [source, target, mode] = parts as [string, string, string | undefined];
+  if (!isAbsolute(target)) throw bad(`invalid volume specification: '${spec}': the container path must be absolute`);
+  const modes = mode ? mode.split(",") : [];
+  for (const m of modes) if (!VOLUME_MODES.has(m)) throw bad(`invalid mode: ${m}`);
+  const readOnly = modes.includes("ro");
+  const options = modes.filter((m) => m !== "ro" && m !== "rw" && m !== "z" && m !== "Z");
+  if (isAbsolute(source)) return { type: "bind", source, target, readOnly, options };
+  if (source.startsWith(".")) throw bad(`invalid volume specification: '${spec}': a host path must be absolute`);
+  return { type: "volume", source, target, readOnly, options };
+}
+
+/** `--mount type=bind,source=/a,target=/b,readonly` (Docker's CSV syntax). */
+export function parseMount(spec: string): MountOption {
+  let type: MountOption["type"] = "volume";
+  let source: string | undefined;
+  let target: string | undefined;
+  let readOnly = false;
+  const options: string[] = [];
+  for (const field of spec.split(",")) {
+    const i = field.indexOf("=");
+    const key = (i < 0 ? field : field.slice(0, i)).trim().toLowerCase();
+    const value = i < 0 ? undefined : field.slice(i + 1);
+    switch (key) {
+      case "type":
+        if (value !== "bind" && value !== "volume" && value !== "tmpfs") throw bad(`invalid mount type: ${value}`);
+        type = value;
+        break;
+      case "source":
+      case "src":
+        source = value;
+        break;
+      case "target":
+      case "destination":
+      case "dst":
+        target = value;
+        break;
+      case "readonly":
+      case "ro":
+        readOnly = value === undefined || value === "true" || value === "1";
+        break;
+      case "bind-propagation":
+        options.push(value ?? "");
+        break;
+      case "tmpfs-size":
+        options.push(`size=${parseSize(value ?? "")}`);
+        break;
+      case "tmpfs-mode":
+        options.push(`mode=${value}`);
+        break;
+      case "volume-nocopy":
+        options.push("nocopy");
+        break;
+      case "consistency":
+      case "bind-nonrecursive":
+      case "volume-driver":
+      case "volume-opt":
+      case "volume-label":
+        break;
+      default:
+        throw bad(`unexpected key '${key}' in '${field}'`);
+    }
+  }
+  if (!target) throw bad(`invalid mount config: target is required in '${spec}'`);
+  if (!isAbsolute(target)) throw bad(`invalid mount config: target must be absolute in '${spec}'`);
+  if (type === "bind" && (!source || !isAbsolute(source))) throw bad(`invalid mount config for type "bind": source must be an absolute host path`);
+  if (type === "tmpfs" && source) throw bad(`invalid mount config for type "tmpfs": source is not allowed`);
+  return { type, ...(source ? { source } : {}), target, readOnly, options };
+}
+
+/** `--tmpfs /run:rw,size=64m` */
+export function parseTmpfs(spec: string): MountOption {
+  const i = spec.indexOf(":");
+  const target = i < 0 ? spec : spec.slice(0, i);
+  if (!isAbsolute(target)) throw bad(`invalid tmpfs destination: ${target}`);
+  const opts = i < 0 ? [] : spec.slice(i + 1).split(",").filter((o) => o.length > 0);
+  const readOnly = opts.includes("ro");
+  return { type: "tmpfs", target, readOnly, options: opts.filter((o) => o !== "ro" && o !== "rw") };
+}
+
+function parseLogOpts(entries: string[]): { logMaxSize?: number; logMaxFiles?: number } {
+  const out: { logMaxSize?: number; logMaxFiles?: number } = {};
+  for (const e of entries) {
+    const [k, v] = e.split("=", 2) as [string, string | undefined];
+    if (v === undefined) throw bad(`invalid log option: ${e}`);
+    if (k === "max-size") out.logMaxSize = parseSize(v);
+    else if (k === "max-file") {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) throw bad(`invalid value for max-file: ${v}`);
+      out.logMaxFiles = n;
+    } else if (k !== "mode" && k !== "compress" && k !== "labels" && k !== "env" && k !== "tag") throw bad(`unknown log opt '${k}' for json-file log driver`);
+  }
+  return out;
+}
+
+function parseSysctls(entries: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of entries) {
+    const i = e.indexOf("=");
+    if (i <= 0) throw bad(`invalid sysctl: ${e}`);
+    out[e.slice(0, i)] = e.slice(i + 1);
+  }
+  return out;
+}
+
+export function createOptionsFromFlags(
+  flags: RunFlags,
+  command: string[],
+  io: { hostEnv: Record<string, string | undefined>; readFile: (path: string) => string },
+): CreateOptions {
+  const env: string[] = [];
+  for (const f of flags.envFile ?? []) {
+    let text: string;
+    try {
+      text = io.readFile(f);
+    } catch (e) {
+      throw bad(`open ${f}: ${(e as { code?: string }).code === "ENOENT" ? "no such file or directory" : (e as Error).message}`);
+    }
+    env.push(...resolveEnv(parseEnvFile(text), io.hostEnv));
+  }
+  env.push(...resolveEnv(flags.env ?? [], io.hostEnv));
+  if (flags.stopSignal) parseSignal(flags.stopSignal);
+  let stopTimeout: number | undefined;
+  if (flags.stopTimeout !== undefined) {
+    stopTimeout = Number(flags.stopTimeout);
+    if (!Number.isInteger(stopTimeout)) throw bad(`invalid stop timeout: ${flags.stopTimeout}`);
+  }
+  const mounts: MountOption[] = [
+    ...(flags.volume ?? []).map(parseVolume),
+    ...(flags.mount ?? []).map(parseMount),
+    ...(flags.tmpfs ?? []).map(parseTmpfs),
+  ];
+  return createOptions({
+    cmd: command.length > 0 ? command : null,
+    entrypoint: flags.entrypoint === undefined ? null : flags.entrypoint === "" ? [] : [flags.entrypoint],
+    env,
+    ...(flags.workdir !== undefined ? { workdir: flags.workdir } : {}),
+    ...(flags.user !== undefined ? { user: flags.user } : {}),
+    ...(flags.hostname !== undefined ? { hostname: flags.hostname } : {}),
+    ...(flags.domainname !== undefined ? { domainname: flags.domainname } : {}),
+    labels: parseLabels(flags.label ?? []),
+    tty: flags.tty ?? false,
+    openStdin: flags.interactive ?? false,
+    init: flags.init ?? false,
+    readOnly: flags.readOnly ?? false,
+    mounts,
+    capAdd: flags.capAdd ?? [],
+    capDrop: flags.capDrop ?? [],
+    privileged: flags.privileged ?? false,
+    securityOpt: flags.securityOpt ?? [],
+    ulimits: (flags.ulimit ?? []).map(parseUlimit),
+    ...(flags.stopSignal ? { stopSignal: flags.stopSignal } : {}),
+    ...(stopTimeout !== undefined ? { stopTimeout } : {}),
+    autoRemove: flags.rm ?? false,
+    ...(flags.shmSize ? { shmSize: parseSize(flags.shmSize) } : {}),
+    ...parseLogOpts(flags.logOpt ?? []),
+    sysctls: parseSysctls(flags.sysctl ?? []),
+    groupAdd: flags.groupAdd ?? [],
+  });
+}

@@ -1,0 +1,138 @@
+/**
+ * Creating a container: find (or pull) the image, reserve the name, lay out
+ * the writable layer and write the record. Nothing runs yet; `start` does
+ * that. A crash half-way leaves a record marked incomplete, which removal
+ * and prune clean up.
+ */
+import { chmodSync, lstatSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Context } from "../context.ts";
+import type { Digest } from "../digest.ts";
+import { SkiffError } from "../errors.ts";
+import { findImage } from "../images/resolve.ts";
+import type { ImageRecord } from "../images/store.ts";
+import { readImageConfig } from "../images/views.ts";
+import type { PullEvent } from "../images/pull.ts";
+import { formatReference, parseReference } from "../registry/reference.ts";
+import type { CreateOptions } from "./options.ts";
+import { newContainerId, type ContainerRecord } from "./record.ts";
+import { writeState } from "./state.ts";
+import { probeDriver } from "../../runtime/probe.ts";
+import { defaultRuntimeName } from "./runtime.ts";
+
+export type PullPolicy = "missing" | "always" | "never" | "newer";
+
+export interface CreateRequest {
+  image: string;
+  name?: string | undefined;
+  options: CreateOptions;
+  pull?: PullPolicy | undefined;
+  platform?: string | undefined;
+  runtime?: string | undefined;
+  /** Told before an image is pulled because it is missing ("Unable to find image..."). */
+  onPull?: ((image: string) => void) | undefined;
+  onPullEvent?: ((e: PullEvent) => void) | undefined;
+}
+
+async function imageFor(ctx: Context, req: CreateRequest): Promise<ImageRecord> {
+  const policy = req.pull ?? "missing";
+  const local = policy === "always" ? undefined : findImage(ctx.images.list(), req.image);
+  if (local) return local;
+  if (policy === "never") throw new SkiffError("NotFound", `no such image: ${req.image}`);
+  req.onPull?.(req.image);
+  const { pullImage } = await import("../images/pull.ts");
+  const { parsePlatform } = await import("../images/platform.ts");
+  const r = await pullImage(ctx, req.image, {
+    ...(req.platform ? { platform: parsePlatform(req.platform) } : {}),
+    ...(req.onPullEvent ? { onEvent: req.onPullEvent } : {}),
+  });
+  return r.image;
+}
+
+/** The name shown by ps for the image: what the user typed, normalised like Docker. */
+function imageName(input: string, img: ImageRecord): string {
+  try {
+    const ref = parseReference(input);
+    const full = formatReference(ref);
+    if (img.names.includes(full) || img.repoDigests.includes(full)) return input;
+  } catch {
+    // an id
+  }
+  return input;
+}
+
+export async function createContainer(ctx: Context, req: CreateRequest): Promise<ContainerRecord> {
+  ctx.ensureStorage();
+  const img = await imageFor(ctx, req);
+  const imageConfig = readImageConfig(ctx, img).config ?? null;
+  const driver = await probeDriver({
+    runRoot: ctx.paths.runRoot,
+    scratch: ctx.paths.tmp,
+    rootless: ctx.rootless,
+    configured: ctx.config.storageDriver,
+  });
+  if (driver.driver === "copy") {
+    throw new SkiffError("FailedPrecondition", `no usable overlay filesystem (${driver.reason}); the copy driver is not available yet`);
+  }
+  const id = newContainerId();
+  const store = ctx.containers;
+  const name = req.name ? (store.reserveName(req.name, id), req.name) : store.reserveRandomName(id);
+  const record: ContainerRecord = {
+    schemaVersion: 1,
+    id,
+    name,
+    created: new Date().toISOString(),
+    image: { id: img.id, name: imageName(req.image, img), chainIds: img.chainIds as Digest[] },
+    imageConfig,
+    options: req.options,
+    runtime: req.runtime ?? ctx.config.runtime ?? defaultRuntimeName(),
+    rootless: ctx.rootless,
+    driver: driver.driver,
+    incomplete: true,
+  };
+  try {
+    store.write(record);
+    const dir = store.dir(id);
+    // The upper directory's own metadata becomes the container's "/": give
+    // it the image root's mode, or a non-root user could not traverse "/".
+    const top = img.chainIds[img.chainIds.length - 1] as Digest | undefined;
+    let rootMode = 0o755;
+    if (top) {
+      try {
+        rootMode = lstatSync(ctx.snapshots.fsDir(top)).mode & 0o7777;
+      } catch {
+        // keep 0755
+      }
+    }
+    mkdirSync(join(dir, "upper"));
+    chmodSync(join(dir, "upper"), rootMode);
+    mkdirSync(join(dir, "work"), { mode: 0o700 });
+    writeState(dir, { ...emptyState(), status: "created" });
+    delete record.incomplete;
+    store.write(record);
+    return record;
+  } catch (e) {
+    store.releaseName(name, id);
+    store.removeDir(id);
+    throw e;
+  }
+}
+
+export function emptyState(): import("./state.ts").ContainerState {
+  return {
+    schemaVersion: 1,
+    status: "created",
+    pid: 0,
+    pidStart: 0,
+    shimPid: 0,
+    shimStart: 0,
+    exitCode: 0,
+    startedAt: "0001-01-01T00:00:00Z",
+    finishedAt: "0001-01-01T00:00:00Z",
+    error: "",
+    oomKilled: false,
+    restartCount: 0,
+    stoppedByUser: false,
+    bootId: "",
+  };
+}

@@ -1,0 +1,198 @@
+/**
+ * Starting a container: write its OCI bundle and the shim's instructions,
+ * spawn the shim detached in its own namespaces and wait for its one-line
+ * verdict. Only a container that really started gets "running"; a failed
+ * start leaves no process and no mount behind.
+ */
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import type { Context } from "../context.ts";
+import type { Digest } from "../digest.ts";
+import { SkiffError } from "../errors.ts";
+import { atomicWriteJson } from "../fsutil.ts";
+import { acquireLock } from "../lock.ts";
+import { buildSpec } from "../oci/spec.ts";
+import type { ShimConfig } from "../../shim/config.ts";
+import type { SyncLine } from "../../shim/protocol.ts";
+import { selfCommand, spawnInUserNamespace } from "../../runtime/userns.ts";
+import { findExecutable } from "../../runtime/probe.ts";
+import type { ContainerRecord } from "./record.ts";
+import { layerDirs, readLayeredFile } from "./rootfs.ts";
+import { runtimeConfig } from "./runtime.ts";
+import { assertCan, liveState, readState, writeState } from "./state.ts";
+
+/** A start that failed in the container's command: carries Docker's exit status (125, 126, 127). */
+export class StartFailure extends SkiffError {
+  readonly exitCode: number;
+  constructor(message: string, exitCode: number) {
+    super("FailedPrecondition", message);
+    this.exitCode = exitCode;
+  }
+}
+
+export interface StartOptions {
+  /** A client will attach right away: the shim keeps output for it and waits for it. */
+  attach?: boolean;
+  rows?: number;
+  cols?: number;
+}
+
+export function runDir(ctx: Context, id: string): string {
+  return join(ctx.paths.runContainers, id);
+}
+
+export function shimSocket(ctx: Context, id: string): string {
+  return join(runDir(ctx, id), "shim.sock");
+}
+
+export function containerLock(ctx: Context, id: string): string {
+  return join(ctx.paths.locks, `ctr-${id.slice(0, 16)}.lock`);
+}
+
+function nofileLimit(): { soft: number; hard: number } {
+  // The runtime raises the container's limit up to its own hard limit; Docker's default is 1048576.
+  try {
+    const line = readFileSync("/proc/self/limits", "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("Max open files"));
+    const hard = Number(line?.split(/\s+/)[4]);
+    if (Number.isFinite(hard) && hard > 0) return { soft: Math.min(hard, 1048576), hard: Math.min(hard, 1048576) };
+  } catch {
+    // fall through
+  }
+  return { soft: 1024, hard: 4096 };
+}
+
+function writeBundle(ctx: Context, record: ContainerRecord, dir: string): { bundle: string; rootfs: string } {
+  const bundle = join(dir, "bundle");
+  const rootfs = join(dir, "rootfs");
+  mkdirSync(bundle, { recursive: true, mode: 0o700 });
+  mkdirSync(rootfs, { recursive: true, mode: 0o755 });
+  const layers = layerDirs(ctx, record);
+  const passwd = readLayeredFile(layers, "etc/passwd");
+  const group = readLayeredFile(layers, "etc/group");
+  const initPath = record.options.init ? (findExecutable("tini-static") ?? findExecutable("catatonit")) : undefined;
+  if (record.options.init && !initPath) {
+    throw new SkiffError("FailedPrecondition", "--init needs a static init binary: install tini (apt-get install tini)");
+  }
+  const spec = buildSpec({
+    id: record.id,
+    options: record.options,
+    image: record.imageConfig,
+    rootfs,
+    ...(passwd !== undefined ? { passwd } : {}),
+    ...(group !== undefined ? { group } : {}),
+    rootless: record.rootless,
+    ...(initPath ? { initPath } : {}),
+    network: "private",
+    defaultNofile: nofileLimit(),
+    annotations: { "io.skiff.name": record.name },
+  });
+  atomicWriteJson(join(bundle, "config.json"), spec, { noSync: true, mode: 0o600 });
+  return { bundle, rootfs };
+}
+
+async function readSyncLine(stdout: ReadableStream<Uint8Array>, timeoutMs: number): Promise<SyncLine | undefined> {
+  const reader = stdout.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  const timer = setTimeout(() => void reader.cancel().catch(() => {}), timeoutMs);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+      const nl = text.indexOf("\n");
+      if (nl >= 0) return JSON.parse(text.slice(0, nl)) as SyncLine;
+    }
+  } finally {
+    clearTimeout(timer);
+    reader.releaseLock();
+  }
+  return undefined;
+}
+
+function shimLogTail(dir: string): string {
+  try {
+    const lines = readFileSync(join(dir, "shim.log"), "utf8").trim().split("\n");
+    return lines[lines.length - 1] ?? "";
+  } catch {
+    return "";
+  }
+}
+
+async function spawnShim(ctx: Context, record: ContainerRecord, cfgPath: string, dir: string): Promise<SyncLine> {
+  const logFd = openSync(join(dir, "shim.log"), "a", 0o600);
+  const argv = [...selfCommand(), "__shim", cfgPath];
+  try {
+    const child = record.rootless
+      ? await spawnInUserNamespace(argv, ctx.userns, { mount: true, detached: true, stdin: "ignore", stdout: "pipe", stderr: logFd })
+      : Bun.spawn(["unshare", "--mount", "--propagation", "private", "--", ...argv], {
+          detached: true,
+          stdin: "ignore",
+          stdout: "pipe",
+          stderr: logFd,
+        });
+    const line = await readSyncLine(child.stdout as ReadableStream<Uint8Array>, 120_000);
+    child.unref();
+    if (!line) {
+      child.kill("SIGKILL");
+      const why = shimLogTail(dir);
+      throw new SkiffError("Internal", `container ${record.name}: the shim exited before starting it${why ? `: ${why}` : ""}`);
+    }
+    return line;
+  } finally {
+    closeSync(logFd);
+  }
+}
+
+/** Starts a created or exited container. Returns its pid; a running container is left as it is. */
+export async function startContainer(ctx: Context, record: ContainerRecord, opts: StartOptions = {}): Promise<{ pid: number; alreadyRunning: boolean }> {
+  const cdir = ctx.containers.dir(record.id);
+  const lock = await acquireLock(containerLock(ctx, record.id));
+  try {
+    const state = liveState(readState(cdir));
+    if (state.status === "running" || state.status === "paused") return { pid: state.pid, alreadyRunning: true };
+    assertCan("start", state.status, record.name);
+    const dir = runDir(ctx, record.id);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const runtime = runtimeConfig(ctx, record.runtime);
+    mkdirSync(runtime.root, { recursive: true, mode: 0o700 });
+    const { bundle, rootfs } = writeBundle(ctx, record, dir);
+    const o = record.options;
+    const cfg: ShimConfig = {
+      id: record.id,
+      name: record.name,
+      containerDir: cdir,
+      runDir: dir,
+      bundle,
+      rootfs,
+      driver: record.driver,
+      snapshotsDir: ctx.snapshots.root,
+      lowerDirs: [...record.image.chainIds].reverse().map((c) => ctx.snapshots.relativeFsDir(c as Digest)),
+      upperDir: join(cdir, "upper"),
+      workDir: join(cdir, "work"),
+      runtime,
+      tty: o.tty,
+      openStdin: o.openStdin,
+      stdinOnce: true,
+      logPath: join(cdir, "ctr.log"),
+      ...(o.logMaxSize ? { logMaxSize: o.logMaxSize } : {}),
+      ...(o.logMaxFiles ? { logMaxFiles: o.logMaxFiles } : {}),
+      autoRemove: o.autoRemove,
+      waitForAttach: opts.attach ?? false,
+      namesDir: join(ctx.containers.root, ".names"),
+      ...(opts.rows ? { rows: opts.rows } : {}),
+      ...(opts.cols ? { cols: opts.cols } : {}),
+    };
+    const cfgPath = join(dir, "shim.json");
+    atomicWriteJson(cfgPath, cfg, { noSync: true, mode: 0o600 });
+    writeState(cdir, { ...state, status: "created", stoppedByUser: false, error: "" });
+    const line = await spawnShim(ctx, record, cfgPath, dir);
+    if ("error" in line) throw new StartFailure(line.error, line.exitCode);
+    return { pid: line.pid, alreadyRunning: false };
+  } finally {
+    lock.release();
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * The CLI's side of a shim: one-shot requests over shim.sock, and attached
+ * sessions (attach, exec) that stream frames both ways.
+ */
+import type { Socket } from "bun";
+import { SkiffError } from "../lib/errors.ts";
+import { encodeFrame, FRAME, FrameDecoder, type ShimReply, type ShimRequest } from "./protocol.ts";
+
+export interface SessionHandlers {
+  onStdout?: (data: Uint8Array) => void;
+  onStderr?: (data: Uint8Array) => void;
+}
+
+export interface Session {
+  /** Resolves with the exit code from the EXIT frame, or undefined if the shim went away first. */
+  readonly done: Promise<number | undefined>;
+  /** Resolves when the connection closed (after EXIT: the shim finished, e.g. removed an --rm container). */
+  readonly closed: Promise<void>;
+  sendStdin(data: Uint8Array): void;
+  closeStdin(): void;
+  resize(rows: number, cols: number): void;
+  close(): void;
+}
+
+interface ConnState {
+  head: Uint8Array;
+  replied: boolean;
+  frames: FrameDecoder;
+  queue: Uint8Array[];
+}
+
+function unavailable(sock: string, e: unknown): SkiffError {
+  return new SkiffError("Unavailable", `cannot reach the container's shim at ${sock}: ${(e as Error).message ?? e}`);
+}
+
+/** Opens a connection, sends `req`, and calls back with the reply, then with frames. */
+async function open(
+  sock: string,
+  req: ShimRequest,
+  cb: { reply: (r: ShimReply) => void; frame: (type: number, payload: Uint8Array) => void; close: () => void },
+): Promise<Socket<ConnState>> {
+  try {
+    return await Bun.connect<ConnState>({
+      unix: sock,
+      data: { head: new Uint8Array(0), replied: false, frames: new FrameDecoder(), queue: [] },
+      socket: {
+        open(s) {
+          s.write(`${JSON.stringify(req)}\n`);
+        },
+        data(s, chunk) {
+          const st = s.data;
+          let rest: Uint8Array = chunk;
+          if (!st.replied) {
+            const merged = new Uint8Array(st.head.length + chunk.length);
+            merged.set(st.head, 0);
+            merged.set(chunk, st.head.length);
+            const nl = merged.indexOf(10);
+            if (nl < 0) {
+              st.head = merged;
+              return;
+            }
+            st.replied = true;
+            st.head = new Uint8Array(0);
+            cb.reply(JSON.parse(new TextDecoder().decode(merged.subarray(0, nl))) as ShimReply);
+            rest = merged.subarray(nl + 1);
+          }
+          for (const f of st.frames.push(rest)) cb.frame(f.type, f.payload);
+        },
+        drain(s) {
+          const q = s.data.queue;
+          while (q.length > 0) {
+            const b = q[0] as Uint8Array;
+            const n = s.write(b);
+            if (n < b.length) {
+              q[0] = b.subarray(Math.max(0, n));
+              return;
+            }
+            q.shift();
+          }
+        },
+        close() {
+          cb.close();
+        },
+        error() {
+          cb.close();
+        },
+      },
+    });
+  } catch (e) {
+    throw unavailable(sock, e);
+  }
+}
+
+function send(s: Socket<ConnState>, bytes: Uint8Array): void {
+  const q = s.data.queue;
+  if (q.length > 0) {
+    q.push(bytes);
+    return;
+  }
+  const n = s.write(bytes);
+  if (n < bytes.length) q.push(bytes.subarray(Math.max(0, n)));
+}
+
+/** A one-shot request: returns the reply, throws a typed error for `ok: false`. */
+export async function shimRequest(sock: string, req: ShimRequest): Promise<Extract<ShimReply, { ok: true }>> {
+  let resolve!: (r: ShimReply | undefined) => void;
+  const got = new Promise<ShimReply | undefined>((r) => {
+    resolve = r;
+  });
+  const s = await open(sock, req, { reply: (r) => resolve(r), frame: () => {}, close: () => resolve(undefined) });
+  const reply = await got;
+  s.end();
+  if (!reply) throw new SkiffError("Unavailable", `the container's shim closed the connection during ${req.op}`);
+  if (!reply.ok) throw new SkiffError(reply.kind, reply.message);
+  return reply;
+}
+
+/** Starts an attach or exec session. Throws if the shim refuses it. */
+export async function shimSession(
+  sock: string,
+  req: Extract<ShimRequest, { op: "attach" | "exec" }>,
+  handlers: SessionHandlers,
+): Promise<Session> {
+  let replyResolve!: (r: ShimReply | undefined) => void;
+  const replied = new Promise<ShimReply | undefined>((r) => {
+    replyResolve = r;
+  });
+  let doneResolve!: (c: number | undefined) => void;
+  const done = new Promise<number | undefined>((r) => {
+    doneResolve = r;
+  });
+  let closedResolve!: () => void;
+  const closed = new Promise<void>((r) => {
+    closedResolve = r;
+  });
+  const s = await open(sock, req, {
+    reply: (r) => replyResolve(r),
+    frame: (type, payload) => {
+      if (type === FRAME.STDOUT) handlers.onStdout?.(payload);
+      else if (type === FRAME.STDERR) handlers.onStderr?.(payload);
+      else if (type === FRAME.EXIT) doneResolve((JSON.parse(new TextDecoder().decode(payload)) as { exitCode: number }).exitCode);
+    },
+    close: () => {
+      replyResolve(undefined);
+      doneResolve(undefined);
+      closedResolve();
+    },
+  });
+  const reply = await replied;
+  if (!reply) throw new SkiffError("Unavailable", `the container's shim closed the connection during ${req.op}`);
+  if (!reply.ok) {
+    s.end();
+    throw new SkiffError(reply.kind, reply.message);
+  }
+  return {
+    done,
+    closed,
+    sendStdin: (data) => send(s, encodeFrame(FRAME.STDIN, data)),
+    closeStdin: () => send(s, encodeFrame(FRAME.STDIN_EOF, new Uint8Array(0))),
+    resize: (rows, cols) => send(s, encodeFrame(FRAME.RESIZE, JSON.stringify({ rows, cols }))),
+    close: () => s.end(),
+  };
+}

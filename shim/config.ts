@@ -1,0 +1,42 @@
+/**
+ * What the CLI tells a shim: written to <run>/containers/<id>/shim.json
+ * before the shim starts. Plain types only: the shim loads no validation
+ * library, to stay small (its memory is counted per container).
+ */
+import type { RuntimeConfig } from "../runtime/oci.ts";
+
+export interface ShimConfig {
+  id: string;
+  name: string;
+  /** Persistent container directory (config.json, state.json, upper, work, ctr.log). */
+  containerDir: string;
+  /** Volatile directory (shim.sock, pid files, bundle). */
+  runDir: string;
+  /** Bundle directory holding config.json (the OCI spec). */
+  bundle: string;
+  /** Where the root filesystem is mounted (inside the shim's mount namespace). */
+  rootfs: string;
+  driver: "overlay" | "fuse-overlayfs" | "copy";
+  /** Snapshot directory; lowerDirs are relative to it (keeps overlay options short). */
+  snapshotsDir: string;
+  /** Layer directories, top-most first. */
+  lowerDirs: string[];
+  upperDir: string;
+  workDir: string;
+  runtime: RuntimeConfig;
+  tty: boolean;
+  openStdin: boolean;
+  /** Close the container's stdin when the first attached client closes its stdin. */
+  stdinOnce: boolean;
+  logPath: string;
+  logMaxSize?: number;
+  logMaxFiles?: number;
+  autoRemove: boolean;
+  /** Keep output and wait a little for a first attach before exiting (foreground run). */
+  waitForAttach: boolean;
+  /** Directory of name symlinks, to release the name on auto-removal. */
+  namesDir: string;
+  /** Initial terminal size. */
+  rows?: number;
+  cols?: number;
+}

@@ -1,0 +1,196 @@
+/**
+ * `skiff __shim <shim.json>`: the supervisor of one container, like conmon.
+ * Started detached (own session) in a private mount namespace (and, rootless,
+ * in the user namespace), it mounts the root filesystem, starts the container
+ * with the OCI runtime, reports the outcome on its stdout (the sync pipe),
+ * then serves shim.sock, pumps the container's output to the json-file log
+ * and to attached clients, reaps the container, records its exit and, with
+ * --rm, removes it. It outlives the CLI that started it.
+ */
+import { openSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { deleteArgs, pauseArgs, resumeArgs, runtimeMessage, startFailureCode } from "../runtime/oci.ts";
+import { dup2, setChildSubreaper } from "../lib/sys/libc.ts";
+import type { ShimConfig } from "./config.ts";
+import { Conn } from "./conn.ts";
+import { Container } from "./container.ts";
+import { runExec } from "./exec.ts";
+import type { ShimRequest, SyncLine } from "./protocol.ts";
+import { mountRootfs, unmountRootfs } from "./rootfs.ts";
+import { patchState } from "./state.ts";
+import { StartError } from "./errors.ts";
+
+function sync(line: SyncLine): void {
+  try {
+    process.stdout.write(`${JSON.stringify(line)}\n`);
+  } catch {
+    // The CLI went away; nobody to tell.
+  }
+}
+
+/** After the sync line nobody reads our stdout: point it at /dev/null so writes never SIGPIPE. */
+function detachStdout(): void {
+  try {
+    const fd = openSync("/dev/null", "w");
+    dup2(fd, 1);
+  } catch {
+    // best effort
+  }
+}
+
+async function quiet(argv: string[]): Promise<void> {
+  const p = Bun.spawn(argv, { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+  await p.exited;
+}
+
+export async function shimMain(argv: string[]): Promise<number> {
+  const cfgPath = argv[0];
+  if (!cfgPath) {
+    process.stderr.write("usage: skiff __shim SHIM_JSON\n");
+    return 125;
+  }
+  const cfg = JSON.parse(readFileSync(cfgPath, "utf8")) as ShimConfig;
+  setChildSubreaper();
+  // The container must not die with a terminal or a careless kill of the shim.
+  for (const sig of ["SIGHUP", "SIGINT", "SIGTERM", "SIGPIPE"] as const) process.on(sig, () => {});
+
+  const ctr = new Container(cfg);
+  try {
+    await mountRootfs(cfg);
+    await ctr.start();
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    const exitCode = e instanceof StartError ? e.exitCode : startFailureCode(message);
+    await quiet(deleteArgs(cfg.runtime, cfg.id, { force: true }));
+    await unmountRootfs(cfg);
+    patchState(cfg.containerDir, { status: "created", exitCode, error: message, pid: 0, shimPid: 0 });
+    sync({ error: message, exitCode });
+    if (cfg.autoRemove) removeContainer(cfg);
+    return 1;
+  }
+  const server = Bun.listen<Conn>({
+    unix: join(cfg.runDir, "shim.sock"),
+    socket: {
+      open(socket) {
+        socket.data = new Conn(socket);
+      },
+      data(socket, data) {
+        const conn = socket.data;
+        const req = conn.receive(data);
+        if (req) handle(ctr, cfg, conn, req);
+      },
+      drain(socket) {
+        socket.data.flush();
+      },
+      close(socket) {
+        socket.data.closed = true;
+        socket.data.onClose?.();
+      },
+      error(socket) {
+        socket.data.closed = true;
+        socket.data.onClose?.();
+      },
+    },
+  });
+
+  // Listening before the verdict: a client may connect the moment it reads it.
+  sync({ pid: ctr.pid });
+  detachStdout();
+
+  const exitCode = await ctr.exited;
+  // Everything the container wrote reaches the log and clients before the exit is told.
+  await ctr.outputDone;
+  patchState(cfg.containerDir, { status: "exited", exitCode, finishedAt: new Date().toISOString(), pid: 0 });
+  await quiet(deleteArgs(cfg.runtime, cfg.id, { force: true }));
+  await unmountRootfs(cfg);
+  ctr.closeLog();
+  if (cfg.waitForAttach) await ctr.firstAttach(10_000);
+  if (cfg.autoRemove) {
+    ctr.notifyExit(exitCode, { keepOpen: true });
+    removeContainer(cfg);
+    ctr.closeClients();
+  } else {
+    ctr.notifyExit(exitCode, { keepOpen: false });
+  }
+  // Give clients a moment to read the last frames.
+  await ctr.clientsGone(2000);
+  server.stop(true);
+  return 0;
+}
+
+function removeContainer(cfg: ShimConfig): void {
+  patchState(cfg.containerDir, { status: "removing" });
+  try {
+    rmSync(cfg.containerDir, { recursive: true, force: true });
+  } catch {
+    // `skiff rm` can finish what is left
+  }
+  try {
+    const owner = readlinkSync(join(cfg.namesDir, cfg.name));
+    if (owner === cfg.id) rmSync(join(cfg.namesDir, cfg.name), { force: true });
+  } catch {
+    // name already gone
+  }
+  rmSync(cfg.runDir, { recursive: true, force: true });
+}
+
+function handle(ctr: Container, cfg: ShimConfig, conn: Conn, req: ShimRequest): void {
+  switch (req.op) {
+    case "state":
+      conn.reply({ ok: true, status: ctr.status, pid: ctr.pid, ...(ctr.exitCode !== undefined ? { exitCode: ctr.exitCode } : {}) });
+      conn.end();
+      return;
+    case "wait":
+      ctr.onExit((code) => {
+        conn.reply({ ok: true, exitCode: code });
+        conn.end();
+      });
+      return;
+    case "kill":
+      ctr
+        .signal(req.signal, req.all ?? false)
+        .then(() => conn.reply({ ok: true }))
+        .catch((e: unknown) => conn.reply({ ok: false, kind: "Conflict", message: (e as Error).message }))
+        .finally(() => conn.end());
+      return;
+    case "stop":
+      ctr.stop(req.signal, req.timeoutSeconds).then((code) => {
+        conn.reply({ ok: true, exitCode: code });
+        conn.end();
+      });
+      return;
+    case "resize":
+      if (req.execId) ctr.resizeExec(req.execId, req.rows, req.cols);
+      else ctr.resize(req.rows, req.cols);
+      conn.reply({ ok: true });
+      conn.end();
+      return;
+    case "attach":
+      conn.reply({ ok: true, status: ctr.status });
+      ctr.attach(conn, req);
+      return;
+    case "exec":
+      void runExec(ctr, cfg, conn, req);
+      return;
+    case "pause":
+    case "resume": {
+      const argv = req.op === "pause" ? pauseArgs(cfg.runtime, cfg.id) : resumeArgs(cfg.runtime, cfg.id);
+      const p = Bun.spawn(argv, { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+      Promise.all([p.exited, new Response(p.stderr).text()]).then(([code, err]) => {
+        if (code === 0) {
+          ctr.paused = req.op === "pause";
+          patchState(cfg.containerDir, { status: ctr.paused ? "paused" : "running" });
+          conn.reply({ ok: true });
+        } else {
+          conn.reply({ ok: false, kind: "FailedPrecondition", message: runtimeMessage(err) || `${req.op} failed` });
+        }
+        conn.end();
+      });
+      return;
+    }
+    default:
+      conn.reply({ ok: false, kind: "InvalidArgument", message: "unknown request" });
+      conn.end();
+  }
+}
+

@@ -1,0 +1,47 @@
+/**
+ * Mounting the container's root filesystem inside the shim's own mount
+ * namespace: kernel overlayfs (userxattr, so it works in a user namespace),
+ * fuse-overlayfs, or a plain copy that needs no mount. Nothing here is
+ * visible on the host, and the mounts vanish with the namespace.
+ */
+import { mkdirSync } from "node:fs";
+import { mount, umount, MNT_DETACH } from "../lib/sys/libc.ts";
+import type { ShimConfig } from "./config.ts";
+
+/** Overlay options with lower layers relative to cwd (the snapshots dir), to stay under a page. */
+export function overlayOptions(cfg: Pick<ShimConfig, "lowerDirs" | "upperDir" | "workDir">, emptyLower: string): string {
+  const lowers = cfg.lowerDirs.length > 0 ? cfg.lowerDirs : [emptyLower];
+  return `lowerdir=${lowers.join(":")},upperdir=${cfg.upperDir},workdir=${cfg.workDir},userxattr`;
+}
+
+export async function mountRootfs(cfg: ShimConfig): Promise<void> {
+  mkdirSync(cfg.rootfs, { recursive: true });
+  if (cfg.driver === "copy") return;
+  const empty = `${cfg.runDir}/empty`;
+  if (cfg.lowerDirs.length === 0) mkdirSync(empty, { recursive: true });
+  process.chdir(cfg.snapshotsDir);
+  const opts = overlayOptions(cfg, empty);
+  if (cfg.driver === "overlay") {
+    mount("overlay", cfg.rootfs, "overlay", 0, opts);
+    return;
+  }
+  // fuse-overlayfs does not know userxattr: it keeps whiteouts its own way
+  // but reads the kernel format we unpack to.
+  const fuseOpts = opts.replace(/,userxattr$/, "");
+  const p = Bun.spawn(["fuse-overlayfs", "-o", fuseOpts, cfg.rootfs], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  const [code, err] = await Promise.all([p.exited, new Response(p.stderr).text()]);
+  if (code !== 0) throw new Error(`fuse-overlayfs: ${err.trim() || `exit ${code}`}`);
+}
+
+export async function unmountRootfs(cfg: ShimConfig): Promise<void> {
+  if (cfg.driver === "copy") return;
+  try {
+    if (cfg.driver === "fuse-overlayfs") {
+      const p = Bun.spawn(["fusermount3", "-u", cfg.rootfs], { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+      if ((await p.exited) === 0) return;
+    }
+    umount(cfg.rootfs, MNT_DETACH);
+  } catch {
+    // The mount namespace dies with the shim anyway.
+  }
+}

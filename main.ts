@@ -7,6 +7,7 @@
 import { checkIdMaps, WAIT_ENV } from "./runtime/userns.ts";
 
 async function main(argv: string[]): Promise<number> {
+  if (process.env.SKIFF_TRACE === "1") process.stderr.write(`[trace ${performance.now().toFixed(1)} ms] main\n`);
   if (process.env[WAIT_ENV]) {
     // Started by spawnInUserNamespace in a fresh user namespace.
     delete process.env[WAIT_ENV];

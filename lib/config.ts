@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { z } from "zod";
 import { readJsonFile } from "./fsutil.ts";
 
-const configSchema = z
+const configSchema = z.lazy(() =>
+  z
   .object({
     /** Registries reached over plain http (loopback ones always may be). */
     insecureRegistries: z.array(z.string()).default([]),
@@ -17,7 +18,8 @@ const configSchema = z
     /** Concurrent layer downloads per pull. */
     maxConcurrentDownloads: z.number().int().min(1).max(32).default(3),
   })
-  .passthrough();
+  .passthrough(),
+);
 
 export type SkiffConfig = z.infer<typeof configSchema>;
 

@@ -12,14 +12,61 @@ function send(msg: NsMessage): void {
   process.stdout.write(`${JSON.stringify(msg)}\n`);
 }
 
+/**
+ * Splits stdin into its first line (the job) and the bytes after it (a
+ * layer stream for unpack), without losing what was read past the newline.
+ */
+async function readJob(): Promise<{ job: { op: string; args: Record<string, unknown> }; rest: ReadableStream<Uint8Array> }> {
+  const reader = Bun.stdin.stream().getReader();
+  let head = new Uint8Array(0);
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) throw new Error("no job on stdin");
+    const merged = new Uint8Array(head.length + value.length);
+    merged.set(head, 0);
+    merged.set(value, head.length);
+    const nl = merged.indexOf(10);
+    if (nl < 0) {
+      head = merged;
+      continue;
+    }
+    const job = JSON.parse(new TextDecoder().decode(merged.subarray(0, nl))) as { op: string; args: Record<string, unknown> };
+    let left: Uint8Array | undefined = merged.subarray(nl + 1);
+    const rest = new ReadableStream<Uint8Array>({
+      async pull(ctrl) {
+        if (left && left.length > 0) {
+          ctrl.enqueue(left);
+          left = undefined;
+          return;
+        }
+        left = undefined;
+        const r = await reader.read();
+        if (r.done) ctrl.close();
+        else ctrl.enqueue(r.value);
+      },
+      cancel() {
+        void reader.cancel();
+      },
+    });
+    return { job, rest };
+  }
+}
+
 export async function nsHelperMain(argv: string[]): Promise<number> {
-  const [op, json] = argv;
+  let [op, json] = argv;
+  let input: ReadableStream<Uint8Array> | undefined;
   try {
+    if (op === "stdin") {
+      const { job, rest } = await readJob();
+      op = job.op;
+      json = JSON.stringify(job.args);
+      input = rest;
+    }
     const args = JSON.parse(json ?? "{}") as Record<string, unknown>;
     switch (op) {
       case "unpack": {
         const { unpackLayer } = await import("../lib/layers/unpack.ts");
-        const result = await unpackLayer(Bun.stdin.stream(), {
+        const result = await unpackLayer(input ?? Bun.stdin.stream(), {
           dest: String(args.dest),
           compression: (args.compression as "gzip" | "zstd" | "none" | "auto" | undefined) ?? "auto",
           maxId: Number(args.maxId),
@@ -39,6 +86,11 @@ export async function nsHelperMain(argv: string[]): Promise<number> {
         for (const p of args.paths as string[]) rmSync(p, { recursive: true, force: true });
         send({ ok: true });
         return 0;
+      }
+      case "cp": {
+        // Data on stdin/stdout, messages on stderr (lib/containers/cp-helper.ts).
+        const { cpHelperMain } = await import("../lib/containers/cp-helper.ts");
+        return await cpHelperMain(args as unknown as import("../lib/containers/cp-helper.ts").CpHelperRequest);
       }
       case "exec": {
         // Interactive: stdio belongs to the command, so no JSON messages.

@@ -25,6 +25,8 @@ export interface NamespaceExecutor {
   applyPending(dest: string, lowers: string[], pending: PendingFixups): Promise<void>;
   /** Deletes trees that may hold files owned by container ids. */
   remove(paths: string[]): Promise<void>;
+  /** Starts a helper ahead of need (rootless), so its startup overlaps other work. */
+  prewarm(): void;
 }
 
 /** Messages a `__ns` child writes on stdout, one JSON object per line. */
@@ -35,6 +37,8 @@ export type NsMessage =
 
 export class InProcessExecutor implements NamespaceExecutor {
   readonly rootless = false;
+
+  prewarm(): void {}
 
   async unpack(input: ReadableStream<Uint8Array>, req: UnpackRequest, onWarning?: (m: string) => void): Promise<UnpackResult> {
     const { unpackLayer } = await import("../lib/layers/unpack.ts");
@@ -60,9 +64,25 @@ export class InProcessExecutor implements NamespaceExecutor {
 export class UserNamespaceExecutor implements NamespaceExecutor {
   readonly rootless = true;
   readonly #cfg: UserNamespaceConfig;
+  #idle: Promise<Helper> | undefined;
 
   constructor(cfg: UserNamespaceConfig) {
     this.#cfg = cfg;
+  }
+
+  prewarm(): void {
+    this.#idle ??= this.#spawn();
+    // An unused helper ends on its own when our end of its stdin closes.
+    this.#idle.then((c) => c.unref()).catch(() => {});
+  }
+
+  /** A helper waiting for its job on stdin: the first line names the operation. */
+  #spawn(): Promise<Helper> {
+    return spawnInUserNamespace([...selfCommand(), "__ns", "stdin"], this.#cfg, {
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "inherit",
+    }) as Promise<Helper>;
   }
 
   async unpack(input: ReadableStream<Uint8Array>, req: UnpackRequest, onWarning?: (m: string) => void): Promise<UnpackResult> {
@@ -82,18 +102,17 @@ export class UserNamespaceExecutor implements NamespaceExecutor {
   }
 
   async #run(op: string, args: unknown, input?: ReadableStream<Uint8Array>, onWarning?: (m: string) => void): Promise<unknown> {
-    const child = await spawnInUserNamespace([...selfCommand(), "__ns", op, JSON.stringify(args)], this.#cfg, {
-      stdin: input ? "pipe" : "ignore",
-      stdout: "pipe",
-      stderr: "inherit",
-    });
+    const idle = this.#idle;
+    this.#idle = undefined;
+    const child = await (idle ?? this.#spawn());
+    child.ref();
+    const sink = child.stdin as import("bun").FileSink;
+    sink.write(`${JSON.stringify({ op, args })}\n`);
     let feedError: unknown;
-    const feeding = input
-      ? feed(input, child.stdin as import("bun").FileSink).catch((e: unknown) => {
-          feedError = e;
-          child.kill("SIGKILL");
-        })
-      : Promise.resolve();
+    const feeding = (input ? feed(input, sink) : endSink(sink)).catch((e: unknown) => {
+      feedError = e;
+      child.kill("SIGKILL");
+    });
     let outcome: Exclude<NsMessage, { warning: string }> | undefined;
     const reading = (async () => {
       let buf = "";
@@ -118,6 +137,16 @@ export class UserNamespaceExecutor implements NamespaceExecutor {
     if (feedError) throw feedError;
     if (!final || code !== 0) throw new SkiffError("Internal", `user namespace helper (${op}) exited with code ${code}`);
     return final.result;
+  }
+}
+
+type Helper = Bun.Subprocess<"pipe", "pipe", "inherit">;
+
+async function endSink(sink: import("bun").FileSink): Promise<void> {
+  try {
+    await sink.end();
+  } catch {
+    // the child exited early; it reports why itself
   }
 }
 

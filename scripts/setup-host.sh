@@ -22,7 +22,7 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 PACKAGES=(
   runc crun uidmap util-linux fuse-overlayfs passt slirp4netns iproute2
-  docker-registry busybox-static skopeo apache2-utils openssl zstd
+  docker-registry busybox-static skopeo apache2-utils openssl zstd tini
   ca-certificates curl git procps psmisc
 )
 # The API tests drive the real docker CLI; install Debian's when none is present.

@@ -275,9 +275,14 @@ export class Container {
       process.kill(this.pid, signal);
       return;
     }
+    // --all finds processes through the cgroup; rootless there may be none.
     const p = Bun.spawn(killArgs(this.#cfg.runtime, this.#cfg.id, { signal, all: true }), { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
     const [code, err] = await Promise.all([p.exited, new Response(p.stderr).text()]);
-    if (code !== 0) throw new Error(runtimeMessage(err) || "kill failed");
+    if (code !== 0) {
+      // Killing the init of the container's PID namespace takes every process with it.
+      process.kill(this.pid, signal);
+      if (signal !== 9) throw new Error(runtimeMessage(err) || "kill failed");
+    }
   }
 
   /** Sends `signal`, then SIGKILL after `timeoutSeconds`; resolves with the exit code. */
@@ -293,7 +298,8 @@ export class Container {
     const timedOut = await Promise.race([this.exited.then(() => false), Bun.sleep(Math.max(0, timeoutSeconds) * 1000).then(() => true)]);
     if (timedOut) {
       try {
-        await this.signal(9, true);
+        // SIGKILL to the PID namespace's init kills them all; a frozen one needs the runtime.
+        await this.signal(9, this.paused);
       } catch {
         // exited meanwhile
       }

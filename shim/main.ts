@@ -7,7 +7,8 @@
  * and to attached clients, reaps the container, records its exit and, with
  * --rm, removes it. It outlives the CLI that started it.
  */
-import { openSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { trace } from "../lib/trace.ts";
+import { openSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { deleteArgs, pauseArgs, resumeArgs, runtimeMessage, startFailureCode } from "../runtime/oci.ts";
 import { dup2, setChildSubreaper } from "../lib/sys/libc.ts";
@@ -49,6 +50,7 @@ export async function shimMain(argv: string[]): Promise<number> {
     process.stderr.write("usage: skiff __shim SHIM_JSON\n");
     return 125;
   }
+  trace("shim: start");
   const cfg = JSON.parse(readFileSync(cfgPath, "utf8")) as ShimConfig;
   setChildSubreaper();
   // The container must not die with a terminal or a careless kill of the shim.
@@ -57,7 +59,9 @@ export async function shimMain(argv: string[]): Promise<number> {
   const ctr = new Container(cfg);
   try {
     await mountRootfs(cfg);
+    trace("shim: mounted");
     await ctr.start();
+    trace("shim: started");
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     const exitCode = e instanceof StartError ? e.exitCode : startFailureCode(message);
@@ -98,16 +102,20 @@ export async function shimMain(argv: string[]): Promise<number> {
   detachStdout();
 
   const exitCode = await ctr.exited;
+  trace("shim: exited");
   // Everything the container wrote reaches the log and clients before the exit is told.
   await ctr.outputDone;
+  trace("shim: output done");
   patchState(cfg.containerDir, { status: "exited", exitCode, finishedAt: new Date().toISOString(), pid: 0 });
   await quiet(deleteArgs(cfg.runtime, cfg.id, { force: true }));
+  trace("shim: runtime deleted");
   await unmountRootfs(cfg);
   ctr.closeLog();
   if (cfg.waitForAttach) await ctr.firstAttach(10_000);
   if (cfg.autoRemove) {
     ctr.notifyExit(exitCode, { keepOpen: true });
     removeContainer(cfg);
+    trace("shim: removed");
     ctr.closeClients();
   } else {
     ctr.notifyExit(exitCode, { keepOpen: false });
@@ -125,12 +133,7 @@ function removeContainer(cfg: ShimConfig): void {
   } catch {
     // `skiff rm` can finish what is left
   }
-  try {
-    const owner = readlinkSync(join(cfg.namesDir, cfg.name));
-    if (owner === cfg.id) rmSync(join(cfg.namesDir, cfg.name), { force: true });
-  } catch {
-    // name already gone
-  }
+  releaseNames(cfg);
   rmSync(cfg.runDir, { recursive: true, force: true });
 }
 
@@ -194,3 +197,19 @@ function handle(ctr: Container, cfg: ShimConfig, conn: Conn, req: ShimRequest): 
   }
 }
 
+/** Drops every name symlink that points at this container: it may have been renamed since it started. */
+function releaseNames(cfg: ShimConfig): void {
+  let names: string[];
+  try {
+    names = readdirSync(cfg.namesDir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    try {
+      if (readlinkSync(join(cfg.namesDir, name)) === cfg.id) rmSync(join(cfg.namesDir, name), { force: true });
+    } catch {
+      // not a symlink, or already gone
+    }
+  }
+}

@@ -4,8 +4,8 @@
  * fuse-overlayfs, or a plain copy that needs no mount. Nothing here is
  * visible on the host, and the mounts vanish with the namespace.
  */
-import { mkdirSync } from "node:fs";
-import { mount, umount, MNT_DETACH } from "../lib/sys/libc.ts";
+import { existsSync, mkdirSync } from "node:fs";
+import { mount, umount, MNT_DETACH, MS_NODEV, MS_NOSUID } from "../lib/sys/libc.ts";
 import type { ShimConfig } from "./config.ts";
 
 /** Overlay options with lower layers relative to cwd (the snapshots dir), to stay under a page. */
@@ -14,8 +14,23 @@ export function overlayOptions(cfg: Pick<ShimConfig, "lowerDirs" | "upperDir" | 
   return `lowerdir=${lowers.join(":")},upperdir=${cfg.upperDir},workdir=${cfg.workDir},userxattr`;
 }
 
+/**
+ * crun refuses a hybrid cgroup layout (v1 controllers plus an empty cgroup2
+ * at /sys/fs/cgroup/unified). Hiding the cgroup2 mount in our own mount
+ * namespace makes the host look like plain v1 to it.
+ */
+function hideUnifiedCgroup(cfg: ShimConfig): void {
+  if (cfg.runtime.name !== "crun" || !existsSync("/sys/fs/cgroup/unified") || existsSync("/sys/fs/cgroup/cgroup.controllers")) return;
+  try {
+    mount("tmpfs", "/sys/fs/cgroup/unified", "tmpfs", MS_NOSUID | MS_NODEV, "size=4k");
+  } catch {
+    // crun will say what it dislikes
+  }
+}
+
 export async function mountRootfs(cfg: ShimConfig): Promise<void> {
   mkdirSync(cfg.rootfs, { recursive: true });
+  hideUnifiedCgroup(cfg);
   if (cfg.driver === "copy") return;
   const empty = `${cfg.runDir}/empty`;
   if (cfg.lowerDirs.length === 0) mkdirSync(empty, { recursive: true });

@@ -4,6 +4,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import type { Context } from "../context.ts";
+import { trace } from "../trace.ts";
 import { exitCode as exitCodeOf, SkiffError, toSkiffError } from "../errors.ts";
 import { createContainer, type PullPolicy } from "../containers/create.ts";
 import { execProcess, newExecId } from "../containers/exec.ts";
@@ -66,6 +67,7 @@ function failStart(e: unknown): never {
 }
 
 export async function runCommand(ctx: Context, image: string, command: string[], flags: Flags): Promise<void> {
+  trace("run: action");
   const record = await create(ctx, image, command, flags);
   const o = record.options;
   if (flags.detach) {
@@ -83,12 +85,14 @@ export async function runCommand(ctx: Context, image: string, command: string[],
   } catch (e) {
     failStart(e);
   }
+  trace("run: started");
   const code = await attachAndWait(ctx, record, {
     stdin: o.openStdin,
     replay: true,
     sigProxy: !o.tty && flags.sigProxy !== false,
     detachKeys: flags.detachKeys,
   });
+  trace("run: done");
   throw new ExitStatus(code);
 }
 

@@ -6,6 +6,7 @@
 import { CommanderError } from "commander";
 import { EXIT_SKIFF, exitCode, SkiffError, toSkiffError } from "../errors.ts";
 import { buildProgram } from "./program.ts";
+import { trace } from "../trace.ts";
 
 /** Thrown by commands that want a specific exit status without an error message. */
 export class ExitStatus extends Error {
@@ -17,7 +18,9 @@ export class ExitStatus extends Error {
 }
 
 export async function runCli(argv: string[]): Promise<number> {
+  trace("cli: loaded");
   const program = buildProgram(argv);
+  trace("cli: program built");
   program.exitOverride();
   program.configureOutput({
     writeErr: (s) => process.stderr.write(s),

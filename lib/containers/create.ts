@@ -4,6 +4,7 @@
  * that. A crash half-way leaves a record marked incomplete, which removal
  * and prune clean up.
  */
+import { trace } from "../trace.ts";
 import { chmodSync, lstatSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Context } from "../context.ts";
@@ -62,8 +63,10 @@ function imageName(input: string, img: ImageRecord): string {
 }
 
 export async function createContainer(ctx: Context, req: CreateRequest): Promise<ContainerRecord> {
+  trace("create: start");
   ctx.ensureStorage();
   const img = await imageFor(ctx, req);
+  trace("create: image resolved");
   const imageConfig = readImageConfig(ctx, img).config ?? null;
   const driver = await probeDriver({
     runRoot: ctx.paths.runRoot,
@@ -110,6 +113,7 @@ export async function createContainer(ctx: Context, req: CreateRequest): Promise
     writeState(dir, { ...emptyState(), status: "created" });
     delete record.incomplete;
     store.write(record);
+    trace("create: done");
     return record;
   } catch (e) {
     store.releaseName(name, id);

@@ -25,7 +25,8 @@ export const ulimitSchema = z.object({
 });
 export type Ulimit = z.infer<typeof ulimitSchema>;
 
-export const createOptionsSchema = z.object({
+export const createOptionsSchema = z.lazy(() =>
+  z.object({
   /** Replaces the image's Cmd when set. */
   cmd: z.array(z.string()).nullable().default(null),
   /** Replaces the image's Entrypoint when set; `[]` clears it (`--entrypoint ""`). */
@@ -66,7 +67,8 @@ export const createOptionsSchema = z.object({
   sysctls: z.record(z.string()).default({}),
   /** Extra groups for the process (--group-add). */
   groupAdd: z.array(z.string()).default([]),
-});
+}),
+);
 export type CreateOptions = z.infer<typeof createOptionsSchema>;
 
 /** Options with every default filled in. */

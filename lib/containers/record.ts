@@ -17,7 +17,8 @@ import { createOptionsSchema } from "./options.ts";
 
 const digest = z.string().regex(/^sha(256|512):[a-f0-9]+$/) as unknown as z.ZodType<Digest>;
 
-export const recordSchema = z.object({
+export const recordSchema = z.lazy(() =>
+  z.object({
   schemaVersion: z.literal(1),
   id: z.string().regex(/^[a-f0-9]{64}$/),
   name: z.string(),
@@ -40,7 +41,8 @@ export const recordSchema = z.object({
   driver: z.enum(["overlay", "fuse-overlayfs", "copy"]),
   /** Set while create is still writing: a crash leaves it for cleanup. */
   incomplete: z.boolean().optional(),
-});
+}),
+);
 
 export type ContainerRecord = z.infer<typeof recordSchema>;
 

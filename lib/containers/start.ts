@@ -4,14 +4,15 @@
  * verdict. Only a container that really started gets "running"; a failed
  * start leaves no process and no mount behind.
  */
+import { trace } from "../trace.ts";
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Context } from "../context.ts";
 import type { Digest } from "../digest.ts";
 import { SkiffError } from "../errors.ts";
-import { atomicWriteJson } from "../fsutil.ts";
+import { atomicWrite, atomicWriteJson } from "../fsutil.ts";
 import { acquireLock } from "../lock.ts";
-import { buildSpec } from "../oci/spec.ts";
+import { buildSpec, capabilitiesFromMask, serializeSpec } from "../oci/spec.ts";
 import type { ShimConfig } from "../../shim/config.ts";
 import type { SyncLine } from "../../shim/protocol.ts";
 import { selfCommand, spawnInUserNamespace } from "../../runtime/userns.ts";
@@ -63,6 +64,22 @@ function nofileLimit(): { soft: number; hard: number } {
   return { soft: 1024, hard: 4096 };
 }
 
+let bounding: string[] | undefined | null = null;
+
+/** Capabilities this process may hand on (CapBnd): the runtime cannot grant more. */
+function boundingCapabilities(): string[] | undefined {
+  if (bounding !== null) return bounding;
+  try {
+    const line = readFileSync("/proc/self/status", "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("CapBnd:"));
+    bounding = line ? capabilitiesFromMask(line.slice(7).trim()) : undefined;
+  } catch {
+    bounding = undefined;
+  }
+  return bounding;
+}
+
 function writeBundle(ctx: Context, record: ContainerRecord, dir: string): { bundle: string; rootfs: string } {
   const bundle = join(dir, "bundle");
   const rootfs = join(dir, "rootfs");
@@ -86,9 +103,10 @@ function writeBundle(ctx: Context, record: ContainerRecord, dir: string): { bund
     ...(initPath ? { initPath } : {}),
     network: "private",
     defaultNofile: nofileLimit(),
+    ...(boundingCapabilities() ? { availableCapabilities: boundingCapabilities() } : {}),
     annotations: { "io.skiff.name": record.name },
   });
-  atomicWriteJson(join(bundle, "config.json"), spec, { noSync: true, mode: 0o600 });
+  atomicWrite(join(bundle, "config.json"), serializeSpec(spec), { noSync: true, mode: 0o600 });
   return { bundle, rootfs };
 }
 
@@ -159,7 +177,9 @@ export async function startContainer(ctx: Context, record: ContainerRecord, opts
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const runtime = runtimeConfig(ctx, record.runtime);
     mkdirSync(runtime.root, { recursive: true, mode: 0o700 });
+    trace("start: locked");
     const { bundle, rootfs } = writeBundle(ctx, record, dir);
+    trace("start: bundle written");
     const o = record.options;
     const cfg: ShimConfig = {
       id: record.id,
@@ -190,6 +210,7 @@ export async function startContainer(ctx: Context, record: ContainerRecord, opts
     atomicWriteJson(cfgPath, cfg, { noSync: true, mode: 0o600 });
     writeState(cdir, { ...state, status: "created", stoppedByUser: false, error: "" });
     const line = await spawnShim(ctx, record, cfgPath, dir);
+    trace("start: shim reported");
     if ("error" in line) throw new StartFailure(line.error, line.exitCode);
     return { pid: line.pid, alreadyRunning: false };
   } finally {

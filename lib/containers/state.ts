@@ -15,7 +15,8 @@ export type Status = "created" | "running" | "paused" | "exited" | "removing";
 
 export const ZERO_TIME = "0001-01-01T00:00:00Z";
 
-export const stateSchema = z.object({
+export const stateSchema = z.lazy(() =>
+  z.object({
   schemaVersion: z.literal(1),
   status: z.enum(["created", "running", "paused", "exited", "removing"]),
   /** Container init, as seen from the host. */
@@ -41,7 +42,8 @@ export const stateSchema = z.object({
       log: z.array(z.object({ start: z.string(), end: z.string(), exitCode: z.number(), output: z.string() })),
     })
     .optional(),
-});
+}),
+);
 
 export type ContainerState = z.infer<typeof stateSchema>;
 

@@ -7,6 +7,7 @@ import type { Context } from "../context.ts";
 import type { Digest } from "../digest.ts";
 import { SkiffError } from "../errors.ts";
 import { hasPending } from "../layers/pending.ts";
+import { trace } from "../trace.ts";
 
 /** Where a layer's bytes come from when its snapshot has to be built. */
 export interface LayerSource {
@@ -31,6 +32,7 @@ export interface SnapshotJob {
 }
 
 export async function ensureSnapshot(ctx: Context, job: SnapshotJob): Promise<{ built: boolean; size: number }> {
+  trace(`layer ${job.diffId.slice(7, 19)}: ensure`);
   const prepared = await ctx.snapshots.prepare(job.chainId, { diffId: job.diffId, parent: job.parent }, {
     ...(job.onWait ? { onWait: job.onWait } : {}),
   });
@@ -39,8 +41,11 @@ export async function ensureSnapshot(ctx: Context, job: SnapshotJob): Promise<{ 
     return { built: false, size: ctx.snapshots.meta(job.chainId)?.size ?? 0 };
   }
   try {
+    trace(`layer ${job.diffId.slice(7, 19)}: prepared`);
     const input = await job.source.open();
+    trace(`layer ${job.diffId.slice(7, 19)}: stream open`);
     const result = await ctx.executor.unpack(input, { dest: prepared.fs, compression: job.compression, layer: job.diffId }, job.onWarning);
+    trace(`layer ${job.diffId.slice(7, 19)}: unpacked`);
     await job.source.finish?.();
     if (result.diffId !== job.diffId) {
       throw new SkiffError("InvalidArgument", `layer ${job.diffId}: its content has digest ${result.diffId}, not the one the image config lists`);
@@ -53,6 +58,7 @@ export async function ensureSnapshot(ctx: Context, job: SnapshotJob): Promise<{ 
       await ctx.executor.applyPending(prepared.fs, lowers, result.pending);
     }
     ctx.snapshots.commit(prepared, { size: result.size });
+    trace(`layer ${job.diffId.slice(7, 19)}: committed`);
     return { built: true, size: result.size };
   } catch (e) {
     await job.source.abort?.().catch(() => {});

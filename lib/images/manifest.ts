@@ -69,7 +69,8 @@ export function isIndexMediaType(mediaType: string): boolean {
 const digestSchema = z.custom<Digest>((v) => typeof v === "string" && isDigest(v), { message: "invalid digest" });
 const stringMap = z.record(z.string());
 
-export const PlatformSchema = z
+export const PlatformSchema = z.lazy(() =>
+  z
   .object({
     architecture: z.string(),
     os: z.string(),
@@ -78,11 +79,13 @@ export const PlatformSchema = z
     variant: z.string().optional(),
     features: z.array(z.string()).optional(),
   })
-  .passthrough();
+  .passthrough(),
+);
 /** A descriptor's platform, as in an index. */
 export type DescriptorPlatform = z.infer<typeof PlatformSchema>;
 
-export const DescriptorSchema = z
+export const DescriptorSchema = z.lazy(() =>
+  z
   .object({
     mediaType: z.string(),
     digest: digestSchema,
@@ -93,11 +96,13 @@ export const DescriptorSchema = z
     artifactType: z.string().optional(),
     data: z.string().optional(),
   })
-  .passthrough();
+  .passthrough(),
+);
 /** Content descriptor: what a manifest says about a blob. */
 export type Descriptor = z.infer<typeof DescriptorSchema>;
 
-export const ImageManifestSchema = z
+export const ImageManifestSchema = z.lazy(() =>
+  z
   .object({
     schemaVersion: z.literal(2),
     mediaType: z.string().optional(),
@@ -107,11 +112,13 @@ export const ImageManifestSchema = z
     subject: DescriptorSchema.optional(),
     annotations: stringMap.optional(),
   })
-  .passthrough();
+  .passthrough(),
+);
 /** An image manifest (OCI or Docker schema 2). */
 export type ImageManifest = z.infer<typeof ImageManifestSchema>;
 
-export const ImageIndexSchema = z
+export const ImageIndexSchema = z.lazy(() =>
+  z
   .object({
     schemaVersion: z.literal(2),
     mediaType: z.string().optional(),
@@ -120,12 +127,14 @@ export const ImageIndexSchema = z
     subject: DescriptorSchema.optional(),
     annotations: stringMap.optional(),
   })
-  .passthrough();
+  .passthrough(),
+);
 /** An image index (OCI) or manifest list (Docker). */
 export type ImageIndex = z.infer<typeof ImageIndexSchema>;
 
 /** Docker's healthcheck; durations are nanoseconds. */
-export const HealthcheckSchema = z
+export const HealthcheckSchema = z.lazy(() =>
+  z
   .object({
     Test: z.array(z.string()).nullish(),
     Interval: z.number().nullish(),
@@ -134,13 +143,15 @@ export const HealthcheckSchema = z
     StartInterval: z.number().nullish(),
     Retries: z.number().nullish(),
   })
-  .passthrough();
+  .passthrough(),
+);
 export type Healthcheck = z.infer<typeof HealthcheckSchema>;
 
 /** Sets written as maps to empty objects: `{"80/tcp": {}}`. */
 const emptyObjectMap = z.record(z.object({}).passthrough());
 
-export const ContainerConfigSchema = z
+export const ContainerConfigSchema = z.lazy(() =>
+  z
   .object({
     User: z.string().nullish(),
     ExposedPorts: emptyObjectMap.nullish(),
@@ -156,11 +167,13 @@ export const ContainerConfigSchema = z
     OnBuild: z.array(z.string()).nullish(),
     Shell: z.array(z.string()).nullish(),
   })
-  .passthrough();
+  .passthrough(),
+);
 /** The runtime defaults in an image config (`config` field). */
 export type ContainerConfig = z.infer<typeof ContainerConfigSchema>;
 
-export const HistorySchema = z
+export const HistorySchema = z.lazy(() =>
+  z
   .object({
     created: z.string().optional(),
     created_by: z.string().optional(),
@@ -168,10 +181,12 @@ export const HistorySchema = z
     comment: z.string().optional(),
     empty_layer: z.boolean().optional(),
   })
-  .passthrough();
+  .passthrough(),
+);
 export type History = z.infer<typeof HistorySchema>;
 
-export const ImageConfigSchema = z
+export const ImageConfigSchema = z.lazy(() =>
+  z
   .object({
     created: z.string().optional(),
     author: z.string().optional(),
@@ -184,7 +199,8 @@ export const ImageConfigSchema = z
     rootfs: z.object({ type: z.string(), diff_ids: z.array(digestSchema) }).passthrough(),
     history: z.array(HistorySchema).nullish(),
   })
-  .passthrough();
+  .passthrough(),
+);
 /** OCI image config (also Docker's `application/vnd.docker.container.image.v1+json`). */
 export type ImageConfig = z.infer<typeof ImageConfigSchema>;
 

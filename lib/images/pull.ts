@@ -26,6 +26,7 @@ import { holdGcShared } from "./gc.ts";
 import { ensureSnapshot, type LayerSource } from "./layers.ts";
 import type { ImageRecord } from "./store.ts";
 import { registryClient } from "./registry.ts";
+import { trace } from "../trace.ts";
 
 export type LayerStatus = "waiting" | "exists" | "downloading" | "extracting" | "verifying" | "done";
 
@@ -85,9 +86,14 @@ async function pullResolved(ctx: Context, ref: ImageReference, opts: PullOptions
   const repo = { registry: ref.registry, repository: ref.repository };
   emit({ type: "start", reference: formatReference(ref) });
 
+  trace("pull: start");
+  // Rootless: start the namespace helper now, while the manifest downloads.
+  ctx.executor.prewarm();
   const top = await client.getManifest(repo, ref.digest ?? ref.tag ?? "latest");
+  trace("pull: manifest fetched");
   const parsedTop = parseManifest(top.bytes, top.mediaType);
   ctx.content.put(top.bytes, top.digest);
+  trace("pull: manifest stored");
   let manifestDesc: { digest: Digest; mediaType: string; bytes: Uint8Array };
   let manifest: ImageManifest;
   if (parsedTop.kind === "index") {
@@ -105,6 +111,7 @@ async function pullResolved(ctx: Context, ref: ImageReference, opts: PullOptions
   }
 
   const config = await fetchConfig(ctx, client, repo, manifest.config);
+  trace("pull: config fetched");
   const diffIds = config.rootfs.diff_ids as Digest[];
   if (diffIds.length !== manifest.layers.length) {
     throw new SkiffError("InvalidArgument", `manifest has ${manifest.layers.length} layers but the config lists ${diffIds.length} diff ids`);
@@ -147,6 +154,7 @@ async function pullResolved(ctx: Context, ref: ImageReference, opts: PullOptions
   const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failed) throw failed.reason;
 
+  trace("pull: layers done");
   emit({ type: "digest", digest: top.digest });
   const image = await ctx.images.put({
     id: manifest.config.digest as Digest,
@@ -162,6 +170,7 @@ async function pullResolved(ctx: Context, ref: ImageReference, opts: PullOptions
     architecture: config.architecture ?? "amd64",
     ...(config.variant ? { variant: config.variant } : {}),
   });
+  trace("pull: image recorded");
   return { image, reference: ref, downloaded };
 }
 

@@ -13,7 +13,8 @@ import { acquireLock } from "../lock.ts";
 
 const digest = z.string().regex(/^sha(256|512):[a-f0-9]+$/) as unknown as z.ZodType<Digest>;
 
-export const imageRecordSchema = z.object({
+export const imageRecordSchema = z.lazy(() =>
+  z.object({
   /** Config digest: Docker's image id. */
   id: digest,
   /** Fully qualified tagged names: docker.io/library/busybox:latest. */
@@ -34,14 +35,17 @@ export const imageRecordSchema = z.object({
   os: z.string(),
   architecture: z.string(),
   variant: z.string().optional(),
-});
+}),
+);
 
 export type ImageRecord = z.infer<typeof imageRecordSchema>;
 
-const fileSchema = z.object({
+const fileSchema = z.lazy(() =>
+  z.object({
   schemaVersion: z.literal(1),
   images: z.array(imageRecordSchema),
-});
+}),
+);
 
 export class ImageStore {
   readonly #file: string;

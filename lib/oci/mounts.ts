@@ -121,7 +121,8 @@ const TMPFS_DATA: ReadonlySet<string> = new Set(["size", "mode", "uid", "gid", "
  * (`exec` undoes `noexec`, a second `size=` wins). Unknown options are
  * InvalidArgument.
  */
-export function tmpfsOptions(user: readonly string[], readOnly: boolean, target: string): string[] {
+export function tmpfsOptions(user: readonly string[], opts: { readOnly: boolean; target: string }): string[] {
+  const { readOnly, target } = opts;
   const all = ["noexec", "nosuid", "nodev", "rprivate", ...user.filter((o) => !IGNORED.has(o) && o !== "defaults")];
   if (readOnly) all.push("ro");
   const seen = new Set<string>();
@@ -204,7 +205,7 @@ export function userMounts(mounts: readonly MountOption[]): { mounts: OciMount[]
     if (seen.has(target)) throw new SkiffError("InvalidArgument", `duplicate mount target ${target}`);
     seen.add(target);
     if (m.type === "tmpfs") {
-      out.push({ destination: target, type: "tmpfs", source: "tmpfs", options: tmpfsOptions(m.options, m.readOnly, target) });
+      out.push({ destination: target, type: "tmpfs", source: "tmpfs", options: tmpfsOptions(m.options, { readOnly: m.readOnly, target }) });
       continue;
     }
     const { mount, propagation } = bindMount(m, target);

@@ -6,8 +6,10 @@
  *
  * Known gaps: no seccomp filter and no AppArmor/SELinux profile are set (as
  * `--security-opt seccomp=unconfined`); no cgroup path or resource limits;
- * `--privileged` gives every capability, no masked paths, writable /sys and
- * an open device cgroup, but does not create the host's device nodes.
+ * Docker's per-CPU thermal_throttle masked paths are left out (they depend on
+ * the host); `--privileged` gives every capability, no masked paths, writable
+ * /sys and an open device cgroup, but does not create the host's device
+ * nodes; rootless, runc 1.1 cannot set `--domainname` (crun can).
  *
  *   const spec = buildSpec({ id, options, image: config.config, rootfs: "/run/skiff/x/merged", rootless: true, passwd, group });
  *   await Bun.write(join(bundle, "config.json"), serializeSpec(spec));
@@ -138,10 +140,13 @@ export function buildSpec(input: SpecInput): OciSpec {
   // rootless mode does.
   if (!input.rootless) linux.resources = { devices: [...(options.privileged ? PRIVILEGED_DEVICE_RULES : DEFAULT_DEVICE_RULES)] };
   const sysctl = sysctls(options.sysctls, { network, rootless: input.rootless });
-  // runc 1.1 ignores the spec's domainname field (runc 1.2 and crun set it);
-  // the kernel.domainname sysctl, which runc 1.1 accepts with a UTS
-  // namespace of the container's own, sets it for every runtime.
-  if (options.domainname && ownUts) sysctl["kernel.domainname"] = options.domainname;
+  // runc 1.1 ignores the spec's domainname field (runc 1.2 and crun set it
+  // with setdomainname(2)). As root, the kernel.domainname sysctl, which runc
+  // 1.1 accepts with a UTS namespace of the container's own, sets it for
+  // every runtime. Rootless, /proc/sys/kernel/domainname belongs to the
+  // initial user namespace and cannot be written, so runc 1.1 cannot set a
+  // domain name there at all.
+  if (options.domainname && ownUts && !input.rootless) sysctl["kernel.domainname"] = options.domainname;
   if (Object.keys(sysctl).length > 0) linux.sysctl = sysctl;
   if (!options.privileged && !security.unconfinedPaths) {
     linux.maskedPaths = [...DOCKER_MASKED_PATHS];

@@ -138,7 +138,9 @@ export class RegistryTransport {
 
   async #probe(registry: string): Promise<Endpoint> {
     const host = apiHost(registry);
-    const schemes = this.isInsecure(registry) ? ["https", "http"] : ["https"];
+    // Loopback registries are nearly always plain http (test and local
+    // registries): trying TLS first would cost a failed handshake per pull.
+    const schemes = !this.isInsecure(registry) ? ["https"] : isLoopbackRegistry(registry) ? ["http", "https"] : ["https", "http"];
     return await withRetries(async () => {
       let last: unknown;
       for (const scheme of schemes) {
@@ -150,6 +152,11 @@ export class RegistryTransport {
           last = e;
           if (e instanceof SkiffError && e.kind === "Unavailable") continue;
           throw e;
+        }
+        if (scheme === "http" && res.status === 400 && schemes.length > 1) {
+          // A TLS server answering plain http ("client sent an HTTP request to an HTTPS server").
+          await discardBody(res);
+          continue;
         }
         const challenge =
           res.status === 401 ? pickChallenge(parseChallenges(res.headers.get("www-authenticate") ?? "")) : undefined;

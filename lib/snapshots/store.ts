@@ -17,7 +17,8 @@ import { acquireLock, tryLock, type Lock } from "../lock.ts";
 
 const digestSchema = z.string().regex(/^sha(256|512):[a-f0-9]+$/) as unknown as z.ZodType<Digest>;
 
-const metaSchema = z.object({
+const metaSchema = z.lazy(() =>
+  z.object({
   schemaVersion: z.literal(1),
   chainId: digestSchema,
   diffId: digestSchema,
@@ -25,7 +26,8 @@ const metaSchema = z.object({
   state: z.enum(["incomplete", "committed"]),
   size: z.number().int().nonnegative(),
   created: z.string(),
-});
+}),
+);
 
 export type SnapshotMeta = z.infer<typeof metaSchema>;
 

@@ -29,6 +29,13 @@ const GROUP = "root:x:0:\ntty:x:5:\ntesters:x:1000:\nextra:x:1001:tester\n";
 const USERNS = ["unshare", "--user", "--map-root-user", "--map-auto", "--mount", "--propagation", "private"];
 const MOUNTNS = ["unshare", "--mount", "--propagation", "private"];
 
+/** Finds a tool on PATH or in the sbin directories, which an unprivileged user's PATH may lack. */
+function tool(name: string): string | null {
+  return Bun.which(name, { PATH: `${process.env.PATH ?? ""}:/usr/local/sbin:/usr/sbin:/sbin` });
+}
+const RUNC = tool("runc");
+const CRUN = tool("crun");
+
 function sh(argv: string[]): { code: number; stdout: string; stderr: string } {
   const r = Bun.spawnSync(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   return { code: r.exitCode ?? -1, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
@@ -53,13 +60,13 @@ function currentUser(): string {
 
 /** Why the whole file cannot run here, if it cannot. */
 function skipReason(): string | undefined {
-  if (!Bun.which("runc")) return "runc is not installed";
+  if (!RUNC) return "runc is not installed";
   if (!existsSync(BUSYBOX)) return `${BUSYBOX} is missing (install busybox-static)`;
   if (!isStatic(BUSYBOX)) return `${BUSYBOX} is dynamically linked (install busybox-static)`;
-  if (!Bun.which("unshare")) return "unshare (util-linux) is not installed";
+  if (!tool("unshare")) return "unshare (util-linux) is not installed";
   if (isRoot) return undefined;
   if (!sh(["unshare", "--help"]).stdout.includes("--map-auto")) return "unshare lacks --map-auto (util-linux < 2.38)";
-  if (!Bun.which("newuidmap")) return "newuidmap is not installed (package uidmap)";
+  if (!tool("newuidmap")) return "newuidmap is not installed (package uidmap)";
   const user = currentUser();
   const subuid = existsSync("/etc/subuid") ? readFileSync("/etc/subuid", "utf8") : "";
   if (!subuid.split("\n").some((l) => l.startsWith(`${user}:`) || l.startsWith(`${process.getuid?.()}:`))) {
@@ -89,15 +96,15 @@ const crunFlags = isRoot ? "" : "--cgroup-manager=disabled";
 const RUNTIMES: Runtime[] = [
   {
     name: "runc",
-    run: (state, bundle, id) => [...wrap, "runc", "--root", state, "run", "--bundle", bundle, id],
-    remove: (state, id) => [...wrap, "runc", "--root", state, "delete", "-f", id],
+    run: (state, bundle, id) => [...wrap, RUNC ?? "runc", "--root", state, "run", "--bundle", bundle, id],
+    remove: (state, id) => [...wrap, RUNC ?? "runc", "--root", state, "delete", "-f", id],
   },
 ];
-if (Bun.which("crun")) {
+if (CRUN) {
   RUNTIMES.push({
     name: "crun",
-    run: (state, bundle, id) => [...wrap, "sh", "-c", `${CRUN_PRELUDE}; exec crun ${crunFlags} --root "$0" run --bundle "$1" "$2"`, state, bundle, id],
-    remove: (state, id) => [...wrap, "sh", "-c", `${CRUN_PRELUDE}; exec crun ${crunFlags} --root "$0" delete -f "$1"`, state, id],
+    run: (state, bundle, id) => [...wrap, "sh", "-c", `${CRUN_PRELUDE}; exec ${CRUN} ${crunFlags} --root "$0" run --bundle "$1" "$2"`, state, bundle, id],
+    remove: (state, id) => [...wrap, "sh", "-c", `${CRUN_PRELUDE}; exec ${CRUN} ${crunFlags} --root "$0" delete -f "$1"`, state, id],
   });
 } else if (!skip) {
   console.warn("skipping crun cases: crun is not installed");
@@ -203,10 +210,10 @@ for (const rt of RUNTIMES) {
 
     test("the resolved user, groups and home", async () => {
       expect((await ok(rt, "id", { opts: { user: "tester" } })).trim()).toBe("uid=1000(tester) gid=1000(testers) groups=1000(testers),1001(extra)");
+      const [uid, gid, groups, home] = (await ok(rt, "id -u; id -g; id -G; echo $HOME", { opts: { user: "2000:3000", groupAdd: ["extra"] } })).trim().split("\n");
+      expect([uid, gid, home]).toEqual(["2000", "3000", "/"]);
       // runc keeps the spec's group order, crun sorts it.
-      const [id, home] = (await ok(rt, "id -u; id -g; id -G; echo $HOME", { opts: { user: "2000:3000", groupAdd: ["extra"] } })).trim().split("\n").reduce<[string, string]>((acc, line, i) => (i < 3 ? [`${acc[0]} ${i === 2 ? line.split(" ").sort().join(",") : line}`, acc[1]] : [acc[0], line]), ["", ""]);
-      expect(id.trim()).toBe("2000 3000 1001,3000");
-      expect(home).toBe("/");
+      expect(groups?.split(" ").sort()).toEqual(["1001", "3000"]);
       expect((await ok(rt, "id; echo $HOME")).trim()).toBe("uid=0(root) gid=0(root) groups=0(root)\n/root");
     });
 
@@ -233,7 +240,9 @@ for (const rt of RUNTIMES) {
       expect(env).toContain("FOO=bar");
       expect(env).toContain("HOME=/root");
       expect(env).toContain("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-      expect((await ok(rt, "hostname; cat /proc/sys/kernel/domainname", { opts: { hostname: "web", domainname: "example.test" } })).trim()).toBe("web\nexample.test");
+      // Rootless, runc 1.1 has no way to set a domain name (see buildSpec).
+      const domain = rt.name === "runc" && !isRoot ? "(none)" : "example.test";
+      expect((await ok(rt, "hostname; cat /proc/sys/kernel/domainname", { opts: { hostname: "web", domainname: "example.test" } })).trim()).toBe(`web\n${domain}`);
     });
 
     test("bind mounts: read-only refuses writes, writable ones reach the host", async () => {

@@ -225,6 +225,72 @@ function addSimple(parent: Command, name: string, description: string, fn: "paus
     });
 }
 
+async function extras(): Promise<typeof import("../container-extra-actions.ts")> {
+  return import("../container-extra-actions.ts");
+}
+
+function addTop(parent: Command): void {
+  parent
+    .command("top")
+    .description("Display the running processes of a container")
+    .usage("[options] CONTAINER [ps OPTIONS]")
+    .argument("<container>")
+    .argument("[psOptions...]", "options for ps (default -ef)")
+    .passThroughOptions()
+    .allowUnknownOption()
+    .action(async (name: string, psOptions: string[], _opts: unknown, cmd: Command) => {
+      await (await extras()).topCommand(await contextFor(cmd), name, psOptions);
+    });
+}
+
+function addRename(parent: Command): void {
+  parent
+    .command("rename")
+    .description("Rename a container")
+    .argument("<container>")
+    .argument("<newName>")
+    .action(async (name: string, newName: string, _opts: unknown, cmd: Command) => {
+      await (await extras()).renameCommand(await contextFor(cmd), name, newName);
+    });
+}
+
+function addCp(parent: Command): void {
+  parent
+    .command("cp")
+    .description("Copy files/folders between a container and the local filesystem ('-' is a tar stream on stdin or stdout)")
+    .usage("[options] CONTAINER:SRC_PATH DEST_PATH|-\n       skiff cp [options] SRC_PATH|- CONTAINER:DEST_PATH")
+    .argument("<src>")
+    .argument("<dest>")
+    .option("-a, --archive", "archive mode (copy all uid/gid information)")
+    .option("-L, --follow-link", "always follow symbol link in SRC_PATH")
+    .option("-q, --quiet", "suppress progress output (automatic without a terminal)")
+    .action(async (src: string, dest: string, opts: { archive?: boolean; followLink?: boolean; quiet?: boolean }, cmd: Command) => {
+      await (await extras()).cpCommand(await contextFor(cmd), src, dest, opts);
+    });
+}
+
+function addPort(parent: Command): void {
+  parent
+    .command("port")
+    .description("List port mappings or a specific mapping for the container")
+    .argument("<container>")
+    .argument("[privatePort]", "PRIVATE_PORT[/PROTO]")
+    .action(async (name: string, port: string | undefined, _opts: unknown, cmd: Command) => {
+      await (await extras()).portCommand(await contextFor(cmd), name, port);
+    });
+}
+
+function addContainerPrune(parent: Command): void {
+  parent
+    .command("prune")
+    .description("Remove all stopped containers")
+    .option("-f, --force", "do not prompt for confirmation")
+    .option("--filter <filter>", "provide filter values (e.g. until=<timestamp>, label=<key>=<value>)", collect)
+    .action(async (opts: { force?: boolean; filter?: string[] }, cmd: Command) => {
+      await (await extras()).containerPruneCommand(await contextFor(cmd), opts);
+    });
+}
+
 function containerGroup(program: Command): void {
   const c = program.command("container").description("Manage containers");
   addRun(c);
@@ -242,6 +308,11 @@ function containerGroup(program: Command): void {
   addInspect(c, "inspect", "container");
   addSimple(c, "pause", "Pause all processes within one or more containers", "pauseCommand");
   addSimple(c, "unpause", "Unpause all processes within one or more containers", "unpauseCommand");
+  addTop(c);
+  addRename(c);
+  addCp(c);
+  addPort(c);
+  addContainerPrune(c);
 }
 
 export const containerVerbs: Record<string, (program: Command) => void> = {
@@ -260,5 +331,9 @@ export const containerVerbs: Record<string, (program: Command) => void> = {
   inspect: (p) => addInspect(p, "inspect", "any"),
   pause: (p) => addSimple(p, "pause", "Pause all processes within one or more containers", "pauseCommand"),
   unpause: (p) => addSimple(p, "unpause", "Unpause all processes within one or more containers", "unpauseCommand"),
+  top: addTop,
+  rename: addRename,
+  cp: addCp,
+  port: addPort,
   container: containerGroup,
 };

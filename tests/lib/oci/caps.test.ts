@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { ALL_CAPABILITIES, capabilities, capabilityMask, DOCKER_DEFAULT_CAPABILITIES, normalizeCapability } from "../../../lib/oci/caps.ts";
+import { ALL_CAPABILITIES, capabilities, capabilitiesFromMask, capabilityMask, DOCKER_DEFAULT_CAPABILITIES, normalizeCapability } from "../../../lib/oci/caps.ts";
 import { expectError } from "./helpers.ts";
 
 const none = { capAdd: [], capDrop: [], privileged: false };
@@ -55,5 +55,26 @@ describe("capabilities", () => {
     expectError(() => capabilities({ capAdd: [], capDrop: ["nope"], privileged: true }), "unknown capability");
     expect(normalizeCapability(" cap_bpf ")).toBe("CAP_BPF");
     expect(normalizeCapability("All")).toBe("ALL");
+  });
+
+  test("available: what ALL and privileged mean, and what may be added", () => {
+    const available = ALL_CAPABILITIES.filter((c) => c !== "CAP_SYS_RESOURCE" && c !== "CAP_BPF");
+    expect(capabilities({ capAdd: [], capDrop: [], privileged: true }, { available })).toEqual(available);
+    expect(capabilities({ capAdd: ["ALL"], capDrop: ["KILL"], privileged: false }, { available })).toHaveLength(available.length - 1);
+    expect(capabilities({ capAdd: ["NET_ADMIN"], capDrop: [], privileged: false }, { available })).toContain("CAP_NET_ADMIN");
+    expectError(() => capabilities({ capAdd: ["bpf"], capDrop: [], privileged: false }, { available }), 'capability not available in the current environment: "CAP_BPF"');
+    // Order does not matter in `available`; the result keeps bit order.
+    expect(capabilities({ capAdd: [], capDrop: [], privileged: true }, { available: ["CAP_KILL", "CAP_CHOWN"] })).toEqual(["CAP_CHOWN", "CAP_KILL"]);
+  });
+});
+
+describe("capabilitiesFromMask", () => {
+  test("a /proc/PID/status mask back to names, in bit order", () => {
+    expect(capabilitiesFromMask("00000000a80425fb")).toEqual([...DOCKER_DEFAULT_CAPABILITIES].sort((a, b) => ALL_CAPABILITIES.indexOf(a) - ALL_CAPABILITIES.indexOf(b)));
+    expect(capabilitiesFromMask("000001fffeffffff")).toEqual(ALL_CAPABILITIES.filter((c) => c !== "CAP_SYS_RESOURCE"));
+    expect(capabilitiesFromMask("0")).toEqual([]);
+    // Bits past the table (a newer kernel) are ignored.
+    expect(capabilitiesFromMask("ffffffffffffffff")).toEqual([...ALL_CAPABILITIES]);
+    expectError(() => capabilitiesFromMask("xyz"), "invalid capability mask");
   });
 });

@@ -153,8 +153,8 @@ describe("userMounts", () => {
 
 describe("tmpfsOptions", () => {
   test("later options of the same kind win (moby MergeTmpfsOptions)", () => {
-    expect(tmpfsOptions(["size=1m", "size=2m", "noexec", "exec", "suid"], false, "/t")).toEqual(["nodev", "rprivate", "size=2m", "exec", "suid"]);
-    expect(tmpfsOptions(["rw", "defaults", "z", "uid=1000", "gid=1000", "nr_inodes=10"], false, "/t")).toEqual([
+    expect(tmpfsOptions(["size=1m", "size=2m", "noexec", "exec", "suid"], { readOnly: false, target: "/t" })).toEqual(["nodev", "rprivate", "size=2m", "exec", "suid"]);
+    expect(tmpfsOptions(["rw", "defaults", "z", "uid=1000", "gid=1000", "nr_inodes=10"], { readOnly: false, target: "/t" })).toEqual([
       "noexec",
       "nosuid",
       "nodev",
@@ -164,8 +164,8 @@ describe("tmpfsOptions", () => {
       "gid=1000",
       "nr_inodes=10",
     ]);
-    expect(tmpfsOptions(["rw"], true, "/t")).toEqual(["noexec", "nosuid", "nodev", "rprivate", "ro"]);
-    expect(tmpfsOptions(["private"], false, "/t")).toEqual(["noexec", "nosuid", "nodev", "private"]);
+    expect(tmpfsOptions(["rw"], { readOnly: true, target: "/t" })).toEqual(["noexec", "nosuid", "nodev", "rprivate", "ro"]);
+    expect(tmpfsOptions(["private"], { readOnly: false, target: "/t" })).toEqual(["noexec", "nosuid", "nodev", "private"]);
   });
 });
 

@@ -172,6 +172,12 @@ describe("buildSpec: hostname", () => {
     const s = spec({ opts: { hostname: "web", domainname: "example.com" } });
     expect(s.hostname).toBe("web");
     expect(s.domainname).toBe("example.com");
+    // runc 1.1 ignores the domainname field; the sysctl sets it there too.
+    expect(s.linux.sysctl?.["kernel.domainname"]).toBe("example.com");
+    // Rootless the sysctl cannot be written: only the field.
+    const rl = spec({ rootless: true, opts: { domainname: "example.com" } });
+    expect(rl.domainname).toBe("example.com");
+    expect(rl.linux.sysctl?.["kernel.domainname"]).toBeUndefined();
     expect(s.process.env).toContain("HOSTNAME=web");
     expectError(() => spec({ opts: { hostname: "x".repeat(65) } }), "is too long (maximum 64 bytes)");
   });
@@ -187,6 +193,7 @@ describe("buildSpec: hostname", () => {
     const s = spec({ join: { uts: "/proc/5/ns/uts" }, opts: { hostname: "x", domainname: "d" } });
     expect(s.hostname).toBeUndefined();
     expect(s.domainname).toBeUndefined();
+    expect(s.linux.sysctl?.["kernel.domainname"]).toBeUndefined();
     expect(s.process.env).toContain("HOSTNAME=x");
   });
 });
@@ -298,6 +305,13 @@ describe("buildSpec: linux", () => {
     expect(s.linux.resources?.devices).toEqual([{ allow: true, access: "rwm" }]);
     const rl = spec({ rootless: true, opts: { privileged: true } });
     expect(rl.linux.resources).toBeUndefined();
+  });
+
+  test("availableCapabilities bounds privileged and ALL, and refuses adds outside it", () => {
+    const available = ALL_CAPABILITIES.filter((c) => c !== "CAP_SYS_RESOURCE");
+    expect(spec({ availableCapabilities: available, opts: { privileged: true } }).process.capabilities.bounding).toEqual(available);
+    expect(spec({ availableCapabilities: available, opts: { capAdd: ["ALL"] } }).process.capabilities.bounding).toEqual(available);
+    expectError(() => spec({ availableCapabilities: available, opts: { capAdd: ["SYS_RESOURCE"] } }), "capability not available in the current environment");
   });
 
   test("systempaths=unconfined drops masked and read-only paths only", () => {

@@ -1,0 +1,21 @@
+# Sourced by the benchmark scripts: as root, installs Podman (the reference)
+# and the host packages, builds skiff, then runs the TypeScript benchmark as
+# an unprivileged user (rootless, like the targets). As a user, runs it as is.
+set -euo pipefail
+
+bench_main() {
+  local name="$1"
+  cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+  local repo
+  repo="$(pwd)"
+  local user="${SKIFF_BENCH_USER:-skiff-ci}"
+  if [[ $(id -u) -eq 0 ]]; then
+    SKIFF_WITH_PODMAN=1 scripts/setup-host.sh >/dev/null
+    command -v hyperfine >/dev/null 2>&1 || apt-get install -y -qq hyperfine >/dev/null || true
+    [[ -x node_modules/.bin/bun ]] || npm ci --no-audit --no-fund
+    [[ -x dist/skiff ]] || npm run --silent build
+    chmod -R a+rX "$repo"
+    exec su "$user" -s /bin/bash -c "cd '$repo' && BENCH_RUNS='${BENCH_RUNS:-5}' ./node_modules/.bin/bun scripts/bench/${name}.ts"
+  fi
+  exec ./node_modules/.bin/bun "scripts/bench/${name}.ts"
+}

@@ -1,0 +1,201 @@
+/**
+ * Shared pieces of the benchmarks: timing commands, a local registry with
+ * fixture images, an isolated Podman, and the ratio table every benchmark
+ * prints. Benchmarks run as an ordinary user (rootless), like the targets.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+export const REPO = resolve(import.meta.dir, "..", "..");
+export const SKIFF = process.env.SKIFF_BIN ?? join(REPO, "dist", "skiff");
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+export async function run(argv: string[], opts: { env?: Record<string, string | undefined>; stdin?: string } = {}): Promise<RunResult> {
+  const t0 = performance.now();
+  const p = Bun.spawn(argv, {
+    env: { ...process.env, ...opts.env },
+    stdin: opts.stdin !== undefined ? new Blob([opts.stdin]) : "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  return { code, stdout, stderr, ms: performance.now() - t0 };
+}
+
+export async function must(argv: string[], opts: { env?: Record<string, string | undefined>; stdin?: string } = {}): Promise<RunResult> {
+  const r = await run(argv, opts);
+  if (r.code !== 0) throw new Error(`${argv.join(" ")} exited ${r.code}: ${r.stderr.trim()}`);
+  return r;
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+/**
+ * Times `measure` `runs` times (after `warmup` untimed runs); `prepare` and
+ * `cleanup` run around each sample, untimed.
+ */
+export async function sample(opts: {
+  runs: number;
+  warmup?: number;
+  prepare?: (i: number) => Promise<void>;
+  measure: (i: number) => Promise<void>;
+  cleanup?: (i: number) => Promise<void>;
+}): Promise<number[]> {
+  const out: number[] = [];
+  const total = (opts.warmup ?? 1) + opts.runs;
+  for (let i = 0; i < total; i++) {
+    await opts.prepare?.(i);
+    const t0 = performance.now();
+    await opts.measure(i);
+    const ms = performance.now() - t0;
+    await opts.cleanup?.(i);
+    if (i >= (opts.warmup ?? 1)) out.push(ms);
+  }
+  return out;
+}
+
+export interface Row {
+  name: string;
+  skiff: number;
+  podman?: number | undefined;
+  floor?: number | undefined;
+  /** Target ratio against Podman (e.g. 0.5), or an absolute ms target. */
+  target?: { vsPodman?: number; vsFloor?: number; ms?: number } | undefined;
+  unit?: string;
+}
+
+function fmt(n: number | undefined, unit = "ms"): string {
+  if (n === undefined) return "-";
+  return unit === "ms" ? `${n.toFixed(1)} ms` : `${n.toFixed(2)} ${unit}`;
+}
+
+/** Prints a table: skiff, podman, floor, ratios, and whether each target is met. */
+export function report(title: string, rows: Row[]): void {
+  console.log(`\n== ${title}`);
+  const header = ["measure", "skiff", "podman", "skiff/podman", "runc floor", "skiff/floor", "target", "met"];
+  const lines = [header];
+  for (const r of rows) {
+    const unit = r.unit ?? "ms";
+    const vsP = r.podman ? r.skiff / r.podman : undefined;
+    const vsF = r.floor ? r.skiff / r.floor : undefined;
+    const targets: string[] = [];
+    let met = true;
+    if (r.target?.vsPodman !== undefined) {
+      targets.push(`<=${r.target.vsPodman}x podman`);
+      if (vsP !== undefined) met &&= vsP <= r.target.vsPodman;
+    }
+    if (r.target?.vsFloor !== undefined) {
+      targets.push(`<=${r.target.vsFloor}x floor`);
+      if (vsF !== undefined) met &&= vsF <= r.target.vsFloor;
+    }
+    if (r.target?.ms !== undefined) {
+      targets.push(`<=${r.target.ms} ${unit}`);
+      met &&= r.skiff <= r.target.ms;
+    }
+    lines.push([
+      r.name,
+      fmt(r.skiff, unit),
+      fmt(r.podman, unit),
+      vsP !== undefined ? `${vsP.toFixed(2)}x` : "-",
+      fmt(r.floor, unit),
+      vsF !== undefined ? `${vsF.toFixed(2)}x` : "-",
+      targets.join(", ") || "-",
+      targets.length ? (met ? "yes" : "NO") : "-",
+    ]);
+  }
+  const widths = header.map((_, i) => Math.max(...lines.map((l) => (l[i] as string).length)));
+  for (const l of lines) console.log(l.map((c, i) => c.padEnd(widths[i] as number)).join("  "));
+}
+
+/** An isolated skiff store. */
+export function skiffEnv(base: string): Record<string, string> {
+  return { SKIFF_ROOT: join(base, "skiff-root"), SKIFF_RUNROOT: join(base, "skiff-run") };
+}
+
+/** An isolated rootless Podman: its own storage, run dir, config and home, overlay storage, runc. */
+export class Podman {
+  readonly dir: string;
+  readonly env: Record<string, string>;
+  readonly available: boolean;
+
+  constructor(base: string) {
+    this.dir = join(base, "podman");
+    mkdirSync(join(this.dir, "xdg"), { recursive: true, mode: 0o700 });
+    writeFileSync(join(this.dir, "containers.conf"), '[network]\nnetwork_backend = "cni"\n[engine]\nevents_logger = "none"\n');
+    this.env = {
+      HOME: join(this.dir, "home"),
+      XDG_CONFIG_HOME: join(this.dir, "config"),
+      XDG_DATA_HOME: join(this.dir, "data"),
+      XDG_RUNTIME_DIR: join(this.dir, "xdg"),
+      CONTAINERS_CONF: join(this.dir, "containers.conf"),
+    };
+    this.available = Bun.which("podman") !== null;
+  }
+
+  args(root = "root"): string[] {
+    return [
+      "podman",
+      "--root",
+      join(this.dir, root),
+      "--runroot",
+      join(this.dir, `run-${root}`),
+      "--tmpdir",
+      join(this.dir, "tmp"),
+      "--storage-driver",
+      "overlay",
+      "--runtime",
+      "runc",
+      "--cgroup-manager",
+      "cgroupfs",
+      "--events-backend",
+      "none",
+    ];
+  }
+
+  cmd(args: string[], root = "root"): string[] {
+    return [...this.args(root), ...args];
+  }
+
+  /** Removes a store (files owned by sub-ids need the user namespace). */
+  async wipe(root = "root"): Promise<void> {
+    await run(this.cmd(["unshare", "rm", "-rf", join(this.dir, root), join(this.dir, `run-${root}`)], root), { env: this.env });
+    rmSync(join(this.dir, root), { recursive: true, force: true });
+  }
+
+  /** Stops the rootless pause process podman leaves behind (by its pid file, never by name). */
+  async stopPause(): Promise<void> {
+    for (const f of [join(this.dir, "tmp", "pause.pid"), join(this.env.XDG_RUNTIME_DIR as string, "libpod", "tmp", "pause.pid")]) {
+      if (!existsSync(f)) continue;
+      const pid = Number(readFileSync(f, "utf8").trim());
+      if (pid > 0) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // gone
+        }
+      }
+    }
+  }
+}
+
+export async function wipeSkiff(env: Record<string, string>): Promise<void> {
+  const root = env.SKIFF_ROOT as string;
+  if (existsSync(root)) await run([SKIFF, "unshare", "rm", "-rf", root], { env });
+  rmSync(root, { recursive: true, force: true });
+  rmSync(env.SKIFF_RUNROOT as string, { recursive: true, force: true });
+}
+
+export function benchDir(name: string): string {
+  return mkdtempSync(join(tmpdir(), `skiff-bench-${name}-`));
+}

@@ -1,0 +1,141 @@
+/**
+ * Container lifecycle benchmark (issue 3), rootless, runc for both tools,
+ * no network for both (networking is measured by network.sh): run --rm,
+ * run -d, exec, ps with 50 running, stop -t 0, rm, each against Podman and
+ * against raw `runc run` of a prepared bundle (the floor); and each shim's
+ * memory beside conmon's with 50 containers running.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { startRegistry } from "../../tests/helpers/registry.ts";
+import { publishBenchImages } from "./fixtures.ts";
+import { benchDir, median, must, Podman, report, run, sample, SKIFF, skiffEnv, wipeSkiff, type Row } from "./harness.ts";
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 10);
+const MANY = Number(process.env.BENCH_MANY ?? 50);
+
+/** RSS and PSS in kB from /proc/PID/smaps_rollup. */
+function memory(pid: number): { rss: number; pss: number } {
+  try {
+    const text = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+    const get = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+)`, "m").exec(text)?.[1] ?? 0);
+    return { rss: get("Rss"), pss: get("Pss") };
+  } catch {
+    return { rss: 0, pss: 0 };
+  }
+}
+
+/** A runc bundle with the host's static busybox, as the user: the floor. */
+async function prepareFloor(base: string): Promise<{ bundle: string; root: string }> {
+  const bundle = join(base, "floor");
+  const rootfs = join(bundle, "rootfs");
+  mkdirSync(join(rootfs, "bin"), { recursive: true });
+  await must(["cp", "/bin/busybox", join(rootfs, "bin", "busybox")]);
+  await must(["ln", "-s", "busybox", join(rootfs, "bin", "true")]);
+  await must(["runc", "spec", "--rootless", "--bundle", bundle]);
+  const cfgPath = join(bundle, "config.json");
+  const cfg = JSON.parse(readFileSync(cfgPath, "utf8")) as { process: { args: string[]; terminal: boolean } };
+  cfg.process.args = ["/bin/true"];
+  cfg.process.terminal = false;
+  writeFileSync(cfgPath, JSON.stringify(cfg));
+  const root = join(base, "floor-state");
+  mkdirSync(root, { recursive: true });
+  return { bundle, root };
+}
+
+async function main(): Promise<void> {
+  const base = benchDir("lifecycle");
+  const reg = await startRegistry();
+  const podman = new Podman(base);
+  const env = skiffEnv(base);
+  const rows: Row[] = [];
+  const P = (args: string[]): Promise<unknown> => must(podman.cmd(args), { env: podman.env });
+  try {
+    const { busybox } = await publishBenchImages(reg.host);
+    await must([SKIFF, "pull", "-q", busybox], { env });
+    if (podman.available) await P(["pull", "-q", "--tls-verify=false", busybox]);
+    const floor = await prepareFloor(base);
+    const floorRun = await sample({
+      runs: RUNS,
+      measure: async (i) => void (await must(["runc", "--root", floor.root, "run", "--bundle", floor.bundle, `floor${i}`])),
+      cleanup: async (i) => void (await run(["runc", "--root", floor.root, "delete", "-f", `floor${i}`])),
+    });
+    const floorMs = median(floorRun);
+    const podmanRun = ["run", "--network", "none", "--log-driver", "k8s-file"];
+
+    // run --rm true
+    const s1 = await sample({ runs: RUNS, measure: async () => void (await must([SKIFF, "run", "--rm", busybox, "true"], { env })) });
+    const p1 = podman.available ? await sample({ runs: RUNS, measure: async () => void (await P([...podmanRun, "--rm", busybox, "true"])) }) : undefined;
+    rows.push({ name: "run --rm true", skiff: median(s1), podman: p1 && median(p1), floor: floorMs, target: { vsPodman: 0.4, vsFloor: 2 } });
+
+    // run -d
+    const ids: string[] = [];
+    const s2 = await sample({
+      runs: RUNS,
+      measure: async () => void ids.push((await must([SKIFF, "run", "-d", busybox, "sleep", "1000"], { env })).stdout.trim()),
+    });
+    const pids: string[] = [];
+    const p2 = podman.available
+      ? await sample({ runs: RUNS, measure: async () => void pids.push(String((await must(podman.cmd([...podmanRun, "-d", busybox, "sleep", "1000"]), { env: podman.env })).stdout).trim()) })
+      : undefined;
+    rows.push({ name: "run -d", skiff: median(s2), podman: p2 && median(p2), floor: floorMs, target: { vsPodman: 0.5 } });
+
+    // exec true into a running container
+    const target = ids[0] as string;
+    const s3 = await sample({ runs: RUNS, measure: async () => void (await must([SKIFF, "exec", target, "true"], { env })) });
+    const p3 = podman.available ? await sample({ runs: RUNS, measure: async () => void (await P(["exec", pids[0] as string, "true"])) }) : undefined;
+    rows.push({ name: "exec true", skiff: median(s3), podman: p3 && median(p3), target: { vsPodman: 0.4 } });
+
+    // ps with MANY running
+    while (ids.length < MANY) ids.push((await must([SKIFF, "run", "-d", busybox, "sleep", "1000"], { env })).stdout.trim());
+    if (podman.available) while (pids.length < MANY) pids.push(String((await must(podman.cmd([...podmanRun, "-d", busybox, "sleep", "1000"]), { env: podman.env })).stdout).trim());
+    const s4 = await sample({ runs: RUNS * 2, warmup: 3, measure: async () => void (await must([SKIFF, "ps"], { env })) });
+    const p4 = podman.available ? await sample({ runs: RUNS * 2, warmup: 3, measure: async () => void (await P(["ps"])) }) : undefined;
+    rows.push({ name: `ps (${MANY} running)`, skiff: median(s4), podman: p4 && median(p4), target: { vsPodman: 0.5 } });
+
+    // memory of supervisors
+    const shimMem = ids.map((id) => {
+      const st = JSON.parse(readFileSync(join(env.SKIFF_ROOT as string, "containers", id, "state.json"), "utf8")) as { shimPid: number };
+      return memory(st.shimPid);
+    });
+    const conmonMem: { rss: number; pss: number }[] = [];
+    if (podman.available) {
+      for (const id of pids) {
+        const pid = Number(String((await must(podman.cmd(["inspect", "-f", "{{.State.ConmonPid}}", id]), { env: podman.env })).stdout).trim());
+        conmonMem.push(memory(pid));
+      }
+    }
+    const avg = (xs: { rss: number; pss: number }[], k: "rss" | "pss"): number => xs.reduce((a, b) => a + b[k], 0) / Math.max(1, xs.length) / 1024;
+    rows.push({ name: `shim PSS (${MANY} running)`, skiff: avg(shimMem, "pss"), podman: podman.available ? avg(conmonMem, "pss") : undefined, unit: "MB", target: { ms: 6 } });
+    rows.push({ name: `shim RSS (${MANY} running)`, skiff: avg(shimMem, "rss"), podman: podman.available ? avg(conmonMem, "rss") : undefined, unit: "MB" });
+
+    // stop -t 0 and rm
+    let k = 0;
+    const s5 = await sample({ runs: RUNS, measure: async () => void (await must([SKIFF, "stop", "-t", "0", ids[k++] as string], { env })) });
+    let j = 0;
+    const p5 = podman.available ? await sample({ runs: RUNS, measure: async () => void (await P(["stop", "-t", "0", pids[j++] as string])) }) : undefined;
+    rows.push({ name: "stop -t 0", skiff: median(s5), podman: p5 && median(p5), target: { vsPodman: 0.5 } });
+    k = 0;
+    const s6 = await sample({ runs: RUNS, measure: async () => void (await must([SKIFF, "rm", ids[k++] as string], { env })) });
+    j = 0;
+    const p6 = podman.available ? await sample({ runs: RUNS, measure: async () => void (await P(["rm", pids[j++] as string])) }) : undefined;
+    rows.push({ name: "rm", skiff: median(s6), podman: p6 && median(p6), target: { vsPodman: 0.5 } });
+
+    report(`lifecycle benchmark, rootless as ${process.env.USER ?? process.getuid?.()}, runc, no network (medians of ${RUNS})`, rows);
+    console.log(`raw runc run true (floor): ${floorMs.toFixed(1)} ms`);
+    if (!podman.available) console.log("podman not installed: run scripts/bench/lifecycle.sh as root to install it");
+  } finally {
+    const left = (await run([SKIFF, "ps", "-aq"], { env })).stdout.trim().split("\n").filter(Boolean);
+    if (left.length > 0) await run([SKIFF, "rm", "-f", ...left], { env });
+    await wipeSkiff(env);
+    if (podman.available) {
+      await run(podman.cmd(["rm", "-f", "-a", "-t", "0"]), { env: podman.env });
+      await podman.wipe();
+      await podman.stopPause();
+    }
+    await reg.stop();
+    await run(["rm", "-rf", base]);
+  }
+}
+
+await main();

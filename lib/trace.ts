@@ -2,9 +2,23 @@
  * Phase timings for performance work: `SKIFF_TRACE=1 skiff pull ...` prints
  * milliseconds since process start at each marked point, on stderr.
  */
+import { readFileSync } from "node:fs";
+
 const enabled = process.env.SKIFF_TRACE === "1";
 
 /** Wall-clock ms since this process started, plus the absolute time so processes can be lined up. */
 export function trace(label: string): void {
   if (enabled) process.stderr.write(`[trace ${performance.now().toFixed(1)} ms @${(Date.now() % 100000).toString().padStart(5, "0")}] ${label}\n`);
+}
+
+/** Anonymous memory of this process in kB (for memory work with SKIFF_TRACE=1). */
+export function traceMemory(label: string): void {
+  if (!enabled) return;
+  try {
+    const text = readFileSync("/proc/self/smaps_rollup", "utf8");
+    const anon = /^Pss_Anon:\s+(\d+)/m.exec(text)?.[1];
+    trace(`${label}: anon ${anon} kB`);
+  } catch {
+    // no /proc
+  }
 }

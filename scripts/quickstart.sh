@@ -44,5 +44,6 @@ as_user() {
 echo "== skiff as ${RUN_AS}"
 as_user "$REPO/dist/skiff" import -c 'CMD ["sh"]' "$ROOTFS/busybox.tar" busybox:latest
 as_user "$REPO/dist/skiff" images
+as_user "$REPO/dist/skiff" run --rm busybox:latest sh -c 'echo "hello from a $(id -un) shell in container $(hostname)"'
 as_user "$REPO/dist/skiff" info --format '{{.store.driver}} storage, rootless={{.host.rootless}}'
 echo "skiff is ready: $REPO/dist/skiff (try: dist/skiff --help)"

@@ -7,7 +7,7 @@
  * and to attached clients, reaps the container, records its exit and, with
  * --rm, removes it. It outlives the CLI that started it.
  */
-import { trace } from "../lib/trace.ts";
+import { trace, traceMemory } from "../lib/trace.ts";
 import { openSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { deleteArgs, pauseArgs, resumeArgs, runtimeMessage, startFailureCode } from "../runtime/oci.ts";
@@ -50,7 +50,7 @@ export async function shimMain(argv: string[]): Promise<number> {
     process.stderr.write("usage: skiff __shim SHIM_JSON\n");
     return 125;
   }
-  trace("shim: start");
+  traceMemory("shim: start");
   const cfg = JSON.parse(readFileSync(cfgPath, "utf8")) as ShimConfig;
   setChildSubreaper();
   // The container must not die with a terminal or a careless kill of the shim.
@@ -59,9 +59,9 @@ export async function shimMain(argv: string[]): Promise<number> {
   const ctr = new Container(cfg);
   try {
     await mountRootfs(cfg);
-    trace("shim: mounted");
+    traceMemory("shim: mounted");
     await ctr.start();
-    trace("shim: started");
+    traceMemory("shim: started");
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     const exitCode = e instanceof StartError ? e.exitCode : startFailureCode(message);
@@ -100,6 +100,13 @@ export async function shimMain(argv: string[]): Promise<number> {
   // Listening before the verdict: a client may connect the moment it reads it.
   sync({ pid: ctr.pid });
   detachStdout();
+  // Startup garbage (module loading, the spawn of the runtime) is dead now:
+  // a full collection returns it, and shim memory counts per container.
+  setTimeout(() => {
+    Bun.gc(true);
+    traceMemory("shim: after gc");
+  }, 50).unref();
+  setTimeout(() => traceMemory("shim: idle"), 2000).unref();
 
   const exitCode = await ctr.exited;
   trace("shim: exited");

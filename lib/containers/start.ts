@@ -139,17 +139,23 @@ function shimLogTail(dir: string): string {
   }
 }
 
+/** The shim's environment: ours, plus runtime settings that keep an idle shim small. */
+function shimEnv(): Record<string, string | undefined> {
+  return { ...process.env, ...(process.env.SKIFF_SHIM_JIT ? {} : { BUN_JSC_useDFGJIT: "0", BUN_JSC_useFTLJIT: "0" }) };
+}
+
 async function spawnShim(ctx: Context, record: ContainerRecord, cfgPath: string, dir: string): Promise<SyncLine> {
   const logFd = openSync(join(dir, "shim.log"), "a", 0o600);
   const argv = [...selfCommand(), "__shim", cfgPath];
   try {
     const child = record.rootless
-      ? await spawnInUserNamespace(argv, ctx.userns, { mount: true, detached: true, stdin: "ignore", stdout: "pipe", stderr: logFd })
+      ? await spawnInUserNamespace(argv, ctx.userns, { mount: true, detached: true, stdin: "ignore", stdout: "pipe", stderr: logFd, env: shimEnv() })
       : Bun.spawn(["unshare", "--mount", "--propagation", "private", "--", ...argv], {
           detached: true,
           stdin: "ignore",
           stdout: "pipe",
           stderr: logFd,
+          env: shimEnv(),
         });
     const line = await readSyncLine(child.stdout as ReadableStream<Uint8Array>, 120_000);
     child.unref();

@@ -22,12 +22,28 @@ const SYMBOLS = {
   dup2: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
 } as const;
 
-type Lib = ReturnType<typeof dlopen<typeof SYMBOLS>>;
-let lib: Lib | undefined;
+type Symbols = ReturnType<typeof dlopen<typeof SYMBOLS>>["symbols"];
+const loaded: Partial<Symbols> = {};
 
-function libc(): Lib["symbols"] {
-  lib ??= dlopen("libc.so.6", SYMBOLS);
-  return lib.symbols;
+/**
+ * Each function is bound on first use, alone: bun:ffi compiles a trampoline
+ * per symbol, and the shim (whose memory counts per container) needs only a
+ * handful of them.
+ */
+const symbols = new Proxy(loaded, {
+  get(target, name: string) {
+    const have = (target as Record<string, unknown>)[name];
+    if (have) return have;
+    const def = SYMBOLS[name as keyof typeof SYMBOLS];
+    if (!def) return undefined;
+    const fn = dlopen("libc.so.6", { [name]: def } as Record<string, typeof def>).symbols[name];
+    (target as Record<string, unknown>)[name] = fn;
+    return fn;
+  },
+}) as Symbols;
+
+function libc(): Symbols {
+  return symbols;
 }
 
 const ERRNO_NAMES: Record<number, string> = {

@@ -15,6 +15,8 @@ export type ErrorKind =
   | "Unavailable"
   | "NotModified"
   | "Canceled"
+  | "TooLarge"
+  | "NotImplemented"
   | "Internal";
 
 export class SkiffError extends Error {
@@ -107,6 +109,8 @@ const HTTP_STATUS: Record<ErrorKind, number> = {
   Unavailable: 503,
   NotModified: 304,
   Canceled: 499,
+  TooLarge: 413,
+  NotImplemented: 501,
   Internal: 500,
 };
 

@@ -92,6 +92,11 @@ export async function nsHelperMain(argv: string[]): Promise<number> {
         const { cpHelperMain } = await import("../lib/containers/cp-helper.ts");
         return await cpHelperMain(args as unknown as import("../lib/containers/cp-helper.ts").CpHelperRequest);
       }
+      case "commit-layer": {
+        // Data on stdout, the outcome on stderr (lib/images/commit-layer.ts).
+        const { commitLayerMain } = await import("../lib/images/commit-layer.ts");
+        return commitLayerMain(args as { upper: string });
+      }
       case "exec": {
         // Interactive: stdio belongs to the command, so no JSON messages.
         const child = Bun.spawn(args.argv as string[], { stdin: "inherit", stdout: "inherit", stderr: "inherit" });

@@ -135,6 +135,8 @@ export class Container {
     }
     this.pid = Number(readFileSync(pidFile, "utf8").trim());
     this.#release();
+    // The init is runc's child here, but detached execs are still ours to reap.
+    process.on("SIGCHLD", () => this.#reapAdopted());
     proc.exited.then((code) => {
       // Let the pty drain before telling the exit.
       setTimeout(() => this.#finish(code), 50);
@@ -180,7 +182,23 @@ export class Container {
     }
   }
 
+  /** Detached exec processes are reparented to us (the subreaper) when runc exits. */
+  readonly #adopted = new Set<number>();
+
+  /**
+   * Takes responsibility for reaping `pid`. Unreaped, a zombie in the
+   * container's PID namespace would keep its init from finishing its exit.
+   */
+  adopt(pid: number): void {
+    this.#adopted.add(pid);
+    this.#reap();
+  }
+
   #reap(): void {
+    for (const pid of this.#adopted) {
+      const st = reapChild(pid);
+      if (st !== undefined) this.#adopted.delete(pid);
+    }
     if (this.exitCode !== undefined || this.pid <= 0) return;
     const st = reapChild(this.pid);
     if (st === undefined) return;
@@ -191,6 +209,12 @@ export class Container {
       return;
     }
     this.#finish(st);
+  }
+
+  #reapAdopted(): void {
+    for (const pid of this.#adopted) {
+      if (reapChild(pid) !== undefined) this.#adopted.delete(pid);
+    }
   }
 
   #finish(code: number): void {

@@ -4,7 +4,7 @@
  * setup by the CLI. The connection carries the process's output as frames
  * and ends with its exit status.
  */
-import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { FileSink } from "bun";
 import { execArgs, runtimeMessage, startFailureCode } from "../runtime/oci.ts";
@@ -44,6 +44,13 @@ export async function runExec(ctr: Container, cfg: ShimConfig, conn: Conn, req: 
       const message = runtimeMessage(err);
       conn.reply({ ok: false, kind: "FailedPrecondition", message: message || `exec failed with status ${code}` });
     } else {
+      try {
+        const pid = Number(readFileSync(pidFile, "utf8").trim());
+        if (pid > 0) ctr.adopt(pid);
+      } catch {
+        // no pid file: nothing to reap
+      }
+      rmSync(pidFile, { force: true });
       conn.reply({ ok: true });
     }
     rmSync(processFile, { force: true });

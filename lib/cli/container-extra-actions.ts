@@ -13,14 +13,14 @@ import { writeStderr, writeStdout } from "./stdio.ts";
 export async function topCommand(ctx: Context, name: string, psOptions: string[]): Promise<void> {
   const { topContainer } = await import("../containers/top.ts");
   const record = ctx.containers.resolve(name);
-  const r = await topContainer(ctx, record, psOptions);
+  const r = await topContainer(ctx, record, { psOptions });
   const text = [r.titles, ...r.processes].map((row) => `${row.join("\t")}\n`).join("");
   writeStdout(tabwrite(text, { minWidth: 20, padding: 3 }));
 }
 
 export async function renameCommand(ctx: Context, oldName: string, newName: string): Promise<void> {
   const { renameContainer } = await import("../containers/rename.ts");
-  await renameContainer(ctx, ctx.containers.resolve(oldName), newName);
+  await renameContainer(ctx, ctx.containers.resolve(oldName), { name: newName });
 }
 
 export interface CpFlags {

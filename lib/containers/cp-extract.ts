@@ -263,7 +263,15 @@ class Extractor {
  */
 export async function extractArchive(chunks: AsyncIterable<Uint8Array>, opts: ExtractOptions): Promise<ExtractStats> {
   const x = new Extractor(opts);
-  await readTar(chunks, (e) => x.entry(e));
+  try {
+    await readTar(chunks, (e) => x.entry(e));
+  } catch (e) {
+    // The tar parser's own complaints ("Unexpected end of data") say the input is no archive.
+    if (e instanceof Error && !(e instanceof SkiffError) && errnoCode(e) === undefined) {
+      throw new SkiffError("InvalidArgument", `invalid tar archive: ${e.message.charAt(0).toLowerCase()}${e.message.slice(1)}`, { cause: e });
+    }
+    throw e;
+  }
   x.finish();
   return { contentBytes: x.contentBytes };
 }

@@ -125,6 +125,8 @@ function resolveSource(abs: string, followLink: boolean): string {
 async function copyOut(req: Extract<CpHelperRequest, { op: "out" }>): Promise<number> {
   const abs = containerAbsPath(req.path);
   const resolved = resolveSource(abs, req.followLink);
+  // Kernel filesystems of a live container are not its files, and hold magic links.
+  if (req.root.kind === "proc") refuseKernelFs(resolved, "from");
   const st = lstatOrUndefined(resolved);
   if (!st) throw notFound(abs, req.container);
   const { base } = splitPathDirEntry(abs);
@@ -132,10 +134,20 @@ async function copyOut(req: Extract<CpHelperRequest, { op: "out" }>): Promise<nu
     throw new SkiffError("InvalidArgument", `${abs}: not a directory`);
   }
   send({ stat: { isDir: st.isDirectory(), base, size: st.size } });
-  const { stream, done } = packPath(resolved, base);
+  // A live container's kernel filesystems are not its files (Docker copies from its rootfs and volumes).
+  const prune = req.root.kind === "proc" ? (p: string): boolean => LIVE_ONLY.includes(p) : undefined;
+  const { stream, done } = packPath(resolved, base, prune ? { prune } : {});
   for await (const chunk of stream) writeAll(1, chunk);
   const { contentBytes } = await done;
   return contentBytes;
+}
+
+/** Mounted by the runtime in a running container; never copied from, never written to. */
+const LIVE_ONLY = ["/proc", "/sys", "/dev"];
+
+function refuseKernelFs(path: string, direction: "from" | "into" = "into"): void {
+  const m = /^\/(proc|sys)(\/|$)/.exec(path);
+  if (m) throw new SkiffError("InvalidArgument", `copying ${direction} /${m[1]} is not supported`);
 }
 
 function destinationPlan(req: Extract<CpHelperRequest, { op: "in" }>): CopyPlan {
@@ -149,9 +161,11 @@ function destinationPlan(req: Extract<CpHelperRequest, { op: "in" }>): CopyPlan 
   }
   if (req.source === null) {
     if (!st?.isDirectory()) throw new SkiffError("InvalidArgument", `destination "${req.container}:${req.path}" must be a directory`);
+    refuseKernelFs(resolved);
     return { dir: resolved };
   }
   const plan = planCopy(req.source, { path: preserveTrailingDotOrSeparator(resolved, abs), exists: st !== undefined, isDir: st?.isDirectory() ?? false });
+  refuseKernelFs(plan.dir);
   const dirSt = lstatOrUndefined(plan.dir);
   if (!dirSt) throw notFound(plan.dir, req.container);
   if (!dirSt.isDirectory()) throw new SkiffError("InvalidArgument", `extraction point ${plan.dir} is not a directory`);

@@ -54,13 +54,20 @@ function entryName(parent: string, child: string): string {
   return `${parent}/${child}`;
 }
 
+export interface PackOptions {
+  /** Directories archived empty, without descending (a live container's /proc, /sys, /dev). */
+  prune?: (path: string) => boolean;
+}
+
 class Packer {
   readonly #pack: tar.Pack;
+  readonly #opts: PackOptions;
   readonly #links = new Map<string, string>();
   contentBytes = 0;
 
-  constructor(pack: tar.Pack) {
+  constructor(pack: tar.Pack, opts: PackOptions) {
     this.#pack = pack;
+    this.#opts = opts;
   }
 
   #put(header: EntryHeader): Promise<void> {
@@ -73,6 +80,7 @@ class Packer {
     const base = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime };
     if (st.isDirectory()) {
       await this.#put({ ...base, name: `${name}/`, type: "directory" });
+      if (this.#opts.prune?.(path)) return;
       for (const child of readdirSync(path).sort()) {
         const p = childPath(path, child);
         let cst: Stats;
@@ -147,9 +155,9 @@ class Packer {
  * complete (or rejects with the first failure, which also ends the stream).
  * @example const { stream } = packPath("/etc", "etc"); for await (const c of stream) out.write(c);
  */
-export function packPath(path: string, name: string): { stream: AsyncIterable<Uint8Array>; done: Promise<PackStats> } {
+export function packPath(path: string, name: string, opts: PackOptions = {}): { stream: AsyncIterable<Uint8Array>; done: Promise<PackStats> } {
   const pack = tar.pack();
-  const packer = new Packer(pack);
+  const packer = new Packer(pack, opts);
   const done = (async () => {
     await packer.add(path, name, lstatSync(path));
     pack.finalize();

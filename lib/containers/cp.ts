@@ -78,7 +78,7 @@ function nsenterPath(): string {
   return p;
 }
 
-function overlayRoot(ctx: Context, record: ContainerRecord, scratch: string): CpRoot {
+function overlayRoot(ctx: Context, record: ContainerRecord, scratch: string): Extract<CpRoot, { kind: "overlay" }> {
   const cdir = ctx.containers.dir(record.id);
   return {
     kind: "overlay",
@@ -191,7 +191,7 @@ async function startHelper(ctx: Context, record: ContainerRecord, job: HelperJob
     mkdirSync(ctx.paths.runRoot, { recursive: true, mode: 0o700 });
     scratch = mkdtempSync(join(ctx.paths.runRoot, "cp-"));
     const root = overlayRoot(ctx, record, scratch);
-    mkdirSync(root.kind === "overlay" ? root.mountpoint : scratch, { mode: 0o755 });
+    mkdirSync(root.mountpoint, { mode: 0o755 });
     const child = await spawnFor(ctx, record, root, job, stdio);
     const dir = scratch;
     return {

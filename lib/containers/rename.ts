@@ -14,8 +14,8 @@ import { containerLock } from "./start.ts";
 import { readState } from "./state.ts";
 
 /** Renames a container; returns the updated record. */
-export async function renameContainer(ctx: Context, record: ContainerRecord, newName: string): Promise<ContainerRecord> {
-  const name = newName.startsWith("/") ? newName.slice(1) : newName;
+export async function renameContainer(ctx: Context, record: ContainerRecord, opts: { name: string }): Promise<ContainerRecord> {
+  const name = opts.name.startsWith("/") ? opts.name.slice(1) : opts.name;
   if (!name) throw new SkiffError("InvalidArgument", "container name cannot be empty");
   try {
     validateName(name);

@@ -124,7 +124,8 @@ export async function pidsInNamespace(initPid: number, opts: { rootless: boolean
 }
 
 /** `top CONTAINER [ps OPTIONS]`; Conflict when the container is not running. */
-export async function topContainer(ctx: Context, record: ContainerRecord, psOptions: string[] = []): Promise<TopResult> {
+export async function topContainer(ctx: Context, record: ContainerRecord, opts: { psOptions?: string[] } = {}): Promise<TopResult> {
+  const psOptions = opts.psOptions ?? [];
   validatePsArgs(psOptions);
   const state = currentState(ctx, record);
   if ((state.status !== "running" && state.status !== "paused") || !sameProcess(state.pid, state.pidStart)) {

@@ -118,6 +118,10 @@ describe("packPath + extractArchive", () => {
     expect(existsSync(join(base, "top"))).toBe(false);
   });
 
+  test("input that is no tar archive is an error saying so", async () => {
+    await expect(extractArchive(once(Buffer.alloc(700, 0x41)), { dest: base })).rejects.toThrow(/invalid tar archive/);
+  });
+
   test("entries outside the renamed top entry are refused", async () => {
     await expect(
       extractArchive(once(await makeTar([{ name: "other", content: "x" }])), { dest: base, rename: { from: "src", to: "dst" } }),

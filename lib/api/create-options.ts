@@ -1,0 +1,153 @@
+/**
+ * A Docker `POST /containers/create` body → skiff's CreateOptions, with the
+ * same syntax rules as the CLI flags (binds, tmpfs, ulimits), plus the
+ * warnings dockerd would give for settings skiff accepts but cannot apply
+ * yet (resource limits, restart policies). Settings that would silently
+ * change what the container is (published ports, named volumes, other
+ * network modes) are refused with a clear message instead.
+ */
+import { existsSync } from "node:fs";
+import { SkiffError } from "../errors.ts";
+import { createOptions, type CreateOptions, type MountOption } from "../containers/options.ts";
+import { parseVolume, parseTmpfs } from "../cli/run-flags.ts";
+import { parseSignal } from "../oci/spec.ts";
+import type { ApiHostConfig, ContainerCreateBody } from "./schemas.ts";
+
+export interface CreatePlan {
+  image: string;
+  options: CreateOptions;
+  runtime: string | undefined;
+  warnings: string[];
+}
+
+function bad(message: string): SkiffError {
+  return new SkiffError("InvalidArgument", message);
+}
+
+/** Docker's StrSlice: a JSON string is one element. */
+function strSlice(v: string[] | string | null | undefined): string[] | null {
+  if (v === null || v === undefined) return null;
+  return typeof v === "string" ? [v] : v;
+}
+
+/** Named volumes come with issue 4; until the engine has them they are refused, as `skiff run` does. */
+const VOLUMES_SUPPORTED = false;
+
+function mountsOf(hc: ApiHostConfig): MountOption[] {
+  const out: MountOption[] = [];
+  for (const b of hc.Binds ?? []) out.push(parseVolume(b));
+  for (const m of hc.Mounts ?? []) {
+    const readOnly = m.ReadOnly ?? false;
+    if (!m.Target.startsWith("/")) throw bad(`invalid mount config: target must be absolute: ${m.Target}`);
+    switch (m.Type) {
+      case "bind": {
+        if (!m.Source || !m.Source.startsWith("/")) throw bad(`invalid mount config for type "bind": source must be an absolute host path`);
+        if (!existsSync(m.Source)) throw bad(`invalid mount config for type "bind": bind source path does not exist: ${m.Source}`);
+        const prop = m.BindOptions?.Propagation;
+        out.push({ type: "bind", source: m.Source, target: m.Target, readOnly, options: prop ? [prop] : [] });
+        break;
+      }
+      case "tmpfs": {
+        if (m.Source) throw bad(`invalid mount config for type "tmpfs": source is not allowed`);
+        const o = m.TmpfsOptions;
+        const options = [...(o?.SizeBytes ? [`size=${o.SizeBytes}`] : []), ...(o?.Mode ? [`mode=${o.Mode.toString(8)}`] : [])];
+        out.push({ type: "tmpfs", target: m.Target, readOnly, options });
+        break;
+      }
+      case "volume":
+        out.push({ type: "volume", ...(m.Source ? { source: m.Source } : {}), target: m.Target, readOnly, options: m.VolumeOptions?.NoCopy ? ["nocopy"] : [] });
+        break;
+      default:
+        throw bad(`mount type "${m.Type}" is not supported`);
+    }
+  }
+  for (const [target, opts] of Object.entries(hc.Tmpfs ?? {})) out.push(parseTmpfs(opts ? `${target}:${opts}` : target));
+  if (!VOLUMES_SUPPORTED && out.some((m) => m.type === "volume")) {
+    throw bad("named and anonymous volumes are not supported yet: use a bind mount (-v /host/path:/path)");
+  }
+  return out;
+}
+
+function checkNetwork(body: ContainerCreateBody, hc: ApiHostConfig): void {
+  const mode = hc.NetworkMode ?? "";
+  if (mode === "host" || mode.startsWith("container:")) throw bad(`network mode "${mode}" is not supported yet`);
+  if (mode !== "" && mode !== "default" && mode !== "bridge" && mode !== "none") {
+    throw new SkiffError("NotFound", `network ${mode} not found`);
+  }
+  for (const name of Object.keys(body.NetworkingConfig?.EndpointsConfig ?? {})) {
+    if (name !== "default" && name !== "bridge" && name !== "none" && name !== mode) throw new SkiffError("NotFound", `network ${name} not found`);
+  }
+  const published = Object.values(hc.PortBindings ?? {}).some((b) => (b ?? []).length > 0);
+  if (published) throw bad("publishing ports (-p) is not supported yet: skiff has no container networking yet");
+}
+
+function logOptions(hc: ApiHostConfig): { logMaxSize?: number; logMaxFiles?: number } {
+  const lc = hc.LogConfig;
+  if (!lc) return {};
+  if (lc.Type && lc.Type !== "json-file" && lc.Type !== "local" && lc.Type !== "k8s-file") throw bad(`log driver "${lc.Type}" is not supported: skiff writes json-file logs`);
+  const out: { logMaxSize?: number; logMaxFiles?: number } = {};
+  const size = lc.Config?.["max-size"];
+  if (size) {
+    const m = /^(\d+)([kmg]?)b?$/i.exec(size.trim());
+    if (!m) throw bad(`invalid max-size: ${size}`);
+    out.logMaxSize = Number(m[1]) * ({ "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as Record<string, number>)[(m[2] ?? "").toLowerCase()]!;
+  }
+  const files = lc.Config?.["max-file"];
+  if (files) {
+    const n = Number(files);
+    if (!Number.isInteger(n) || n < 1) throw bad(`invalid value for max-file: ${files}`);
+    out.logMaxFiles = n;
+  }
+  return out;
+}
+
+function resourceWarnings(hc: ApiHostConfig): string[] {
+  const limited = [hc.Memory, hc.MemorySwap, hc.MemoryReservation, hc.NanoCpus, hc.CpuShares, hc.CpuPeriod, hc.CpuQuota, hc.PidsLimit, hc.BlkioWeight].some((v) => typeof v === "number" && v > 0) || Boolean(hc.CpusetCpus);
+  return limited ? ["Resource limits are not supported by skiff yet and were ignored."] : [];
+}
+
+/** Builds what createContainer needs from a create body. */
+export function planCreate(body: ContainerCreateBody): CreatePlan {
+  if (!body.Image) throw bad("config cannot be empty in order to create a container: no image given");
+  const hc: ApiHostConfig = body.HostConfig ?? {};
+  checkNetwork(body, hc);
+  const warnings = resourceWarnings(hc);
+  const restart = hc.RestartPolicy?.Name ?? "";
+  if (restart !== "" && restart !== "no") warnings.push(`Restart policy "${restart}" is not supported by skiff yet: the container will not be restarted.`);
+  if (body.Healthcheck?.Test && body.Healthcheck.Test.length > 0 && body.Healthcheck.Test[0] !== "NONE") warnings.push("Health checks are not supported by skiff yet and were ignored.");
+  if ((hc.Devices ?? []).length > 0) throw bad("--device is not supported yet");
+  if (body.StopSignal) parseSignal(body.StopSignal);
+  const entry = strSlice(body.Entrypoint);
+  const env = (body.Env ?? []).filter((e) => {
+    if (e.startsWith("=")) throw bad(`invalid environment variable: ${e}`);
+    return e.includes("=");
+  });
+  const options = createOptions({
+    cmd: strSlice(body.Cmd),
+    entrypoint: entry === null ? null : entry.length === 1 && entry[0] === "" ? [] : entry,
+    env,
+    ...(body.WorkingDir ? { workdir: body.WorkingDir } : {}),
+    ...(body.User ? { user: body.User } : {}),
+    ...(body.Hostname ? { hostname: body.Hostname } : {}),
+    ...(body.Domainname ? { domainname: body.Domainname } : {}),
+    labels: body.Labels ?? {},
+    tty: body.Tty ?? false,
+    openStdin: body.OpenStdin ?? false,
+    init: hc.Init ?? false,
+    readOnly: hc.ReadonlyRootfs ?? false,
+    mounts: mountsOf(hc),
+    capAdd: hc.CapAdd ?? [],
+    capDrop: hc.CapDrop ?? [],
+    privileged: hc.Privileged ?? false,
+    securityOpt: hc.SecurityOpt ?? [],
+    ulimits: (hc.Ulimits ?? []).map((u) => ({ name: u.Name.replace(/^RLIMIT_/i, "").toLowerCase(), soft: u.Soft, hard: u.Hard })),
+    ...(body.StopSignal ? { stopSignal: body.StopSignal } : {}),
+    ...(typeof body.StopTimeout === "number" ? { stopTimeout: body.StopTimeout } : {}),
+    autoRemove: hc.AutoRemove ?? false,
+    ...(hc.ShmSize && hc.ShmSize > 0 ? { shmSize: hc.ShmSize } : {}),
+    ...logOptions(hc),
+    sysctls: hc.Sysctls ?? {},
+    groupAdd: hc.GroupAdd ?? [],
+  });
+  return { image: body.Image, options, runtime: hc.Runtime || undefined, warnings };
+}

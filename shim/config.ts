@@ -3,6 +3,8 @@
  * before the shim starts. Plain types only: the shim loads no validation
  * library, to stay small (its memory is counted per container).
  */
+import type { NetworkPlan } from "../lib/network/plan.ts";
+import type { PortBinding } from "../lib/containers/ports.ts";
 import type { RuntimeConfig } from "../runtime/oci.ts";
 
 export interface ShimConfig {
@@ -36,6 +38,12 @@ export interface ShimConfig {
   waitForAttach: boolean;
   /** Directory of name symlinks, to release the name on auto-removal. */
   namesDir: string;
+  /** How to wire the container's network before the runtime starts. */
+  network: NetworkPlan;
+  /** The container's hosts file, to receive its address. */
+  hostsFile?: string;
+  /** Published ports, recorded in state for `port` and `inspect`. */
+  ports: PortBinding[];
   /** Initial terminal size. */
   rows?: number;
   cols?: number;

@@ -17,6 +17,7 @@ import { Conn } from "./conn.ts";
 import { Container } from "./container.ts";
 import { runExec } from "./exec.ts";
 import type { ShimRequest, SyncLine } from "./protocol.ts";
+import { setUpNetwork, type NetworkHandle } from "./network.ts";
 import { mountRootfs, unmountRootfs } from "./rootfs.ts";
 import { patchState } from "./state.ts";
 import { StartError } from "./errors.ts";
@@ -57,7 +58,10 @@ export async function shimMain(argv: string[]): Promise<number> {
   for (const sig of ["SIGHUP", "SIGINT", "SIGTERM", "SIGPIPE"] as const) process.on(sig, () => {});
 
   const ctr = new Container(cfg);
+  let net: NetworkHandle = { stop: async () => {} };
   try {
+    net = await setUpNetwork(cfg.network, cfg.hostsFile);
+    if (net.address || cfg.ports.length > 0) patchState(cfg.containerDir, { ipAddress: net.address ?? "", ports: cfg.ports });
     await mountRootfs(cfg);
     traceMemory("shim: mounted");
     await ctr.start();
@@ -67,7 +71,8 @@ export async function shimMain(argv: string[]): Promise<number> {
     const exitCode = e instanceof StartError ? e.exitCode : startFailureCode(message);
     await quiet(deleteArgs(cfg.runtime, cfg.id, { force: true }));
     await unmountRootfs(cfg);
-    patchState(cfg.containerDir, { status: "created", exitCode, error: message, pid: 0, shimPid: 0 });
+    await net.stop();
+    patchState(cfg.containerDir, { status: "created", exitCode, error: message, pid: 0, shimPid: 0, ipAddress: "", ports: [] });
     sync({ error: message, exitCode });
     if (cfg.autoRemove) removeContainer(cfg);
     return 1;
@@ -113,7 +118,8 @@ export async function shimMain(argv: string[]): Promise<number> {
   // Everything the container wrote reaches the log and clients before the exit is told.
   await ctr.outputDone;
   trace("shim: output done");
-  patchState(cfg.containerDir, { status: "exited", exitCode, finishedAt: new Date().toISOString(), pid: 0 });
+  patchState(cfg.containerDir, { status: "exited", exitCode, finishedAt: new Date().toISOString(), pid: 0, ipAddress: "", ports: [] });
+  await net.stop();
   await quiet(deleteArgs(cfg.runtime, cfg.id, { force: true }));
   trace("shim: runtime deleted");
   await unmountRootfs(cfg);

@@ -83,7 +83,7 @@ export class StreamSink {
           this.#wake();
         },
       },
-      { highWaterMark: 1 << 20, size: (chunk) => chunk.byteLength },
+      { highWaterMark: 1 << 20, size: (chunk) => chunk?.byteLength ?? 0 },
     );
   }
 

@@ -1,8 +1,10 @@
 /**
  * What the service keeps in memory beside the engine's files: exec
  * instances, attaches waiting for a start, and a watch on every container
- * it started, so `die` (and, for --rm, `destroy`) events are logged when
- * the container ends on its own.
+ * it started: its exit code is learned from the shim the moment it exits
+ * (a --rm container's files are gone moments later, so `wait
+ * condition=removed` needs it from here), and `die` (and, for --rm,
+ * `destroy`) events are logged.
  */
 import type { Context } from "../context.ts";
 import type { ContainerRecord } from "../containers/record.ts";
@@ -12,7 +14,9 @@ import { familiar } from "../images/views.ts";
 import { AttachHub } from "./attach-hub.ts";
 import { ExecStore } from "./exec-store.ts";
 import { shimWait } from "./shim-wait.ts";
-import { stateIfExists } from "./wait.ts";
+import { stateIfExists, type ExitHooks } from "./wait.ts";
+
+const KEEP_EXITS = 1000;
 
 export class ApiState {
   readonly ctx: Context;
@@ -21,6 +25,8 @@ export class ApiState {
   /** Aborts when the service stops: long streams end then. */
   readonly #shutdown = new AbortController();
   readonly #watched = new Set<string>();
+  readonly #exits = new Map<string, { code: number; at: number }>();
+  readonly #exitListeners = new Map<string, Set<() => void>>();
 
   constructor(ctx: Context) {
     this.ctx = ctx;
@@ -44,7 +50,40 @@ export class ApiState {
     this.event("container", action, record.id, attrs);
   }
 
-  /** Logs `die` when a container this service started exits, and `destroy` when --rm removed it. */
+  /** Exit codes learned for a container, for waits. */
+  exitHooks(id: string): ExitHooks {
+    return {
+      known: (since) => {
+        const e = this.#exits.get(id);
+        return e && e.at >= since ? e.code : undefined;
+      },
+      subscribe: (cb) => {
+        let set = this.#exitListeners.get(id);
+        if (!set) {
+          set = new Set();
+          this.#exitListeners.set(id, set);
+        }
+        set.add(cb);
+        return () => {
+          set.delete(cb);
+          if (set.size === 0) this.#exitListeners.delete(id);
+        };
+      },
+    };
+  }
+
+  #learnExit(id: string, code: number): void {
+    this.#exits.delete(id);
+    this.#exits.set(id, { code, at: Date.now() });
+    while (this.#exits.size > KEEP_EXITS) {
+      const oldest = this.#exits.keys().next();
+      if (oldest.done) break;
+      this.#exits.delete(oldest.value);
+    }
+    for (const cb of [...(this.#exitListeners.get(id) ?? [])]) cb();
+  }
+
+  /** Watches a container this service just started: learns its exit, logs `die` and, for --rm, `destroy`. */
   watchExit(record: ContainerRecord): void {
     if (this.#watched.has(record.id)) return;
     this.#watched.add(record.id);
@@ -59,6 +98,8 @@ export class ApiState {
         }
         if (signal.aborted) return;
         const s = stateIfExists(this.ctx, record.id);
+        if (code === undefined && s?.status === "exited") code = s.exitCode;
+        if (code !== undefined) this.#learnExit(record.id, code);
         this.containerEvent(record, "die", { exitCode: String(code ?? s?.exitCode ?? 0) });
         if (!record.options.autoRemove) return;
         for (let i = 0; i < 600 && !signal.aborted; i++) {

@@ -6,7 +6,10 @@
  *    wait before it starts the container (as `docker run` does);
  *  - removed: returns once the container is gone, with its exit code.
  * While the shim lives the exit comes from the shim (no polling); a
- * container that is not started yet, or that lost its shim, is polled.
+ * container that is not started yet, or that lost its shim, is polled. A
+ * `--rm` container may be gone before a poll sees its exit: the service
+ * learns every exit of the containers it starts (ApiState.watchExit), and
+ * `hooks` lets the wait use that.
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -19,15 +22,25 @@ import { shimWait } from "./shim-wait.ts";
 
 export type WaitCondition = "not-running" | "next-exit" | "removed";
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+export interface ExitHooks {
+  /** The exit code learned for this container since `since` (ms), if any. */
+  known(since: number): number | undefined;
+  /** Calls `cb` when an exit is learned; returns the unsubscribe. */
+  subscribe(cb: () => void): () => void;
+}
+
+function sleep(ms: number, signal?: AbortSignal, hooks?: ExitHooks): Promise<void> {
   return new Promise((resolve) => {
+    let unsubscribe: (() => void) | undefined;
     const done = (): void => {
       clearTimeout(t);
       signal?.removeEventListener("abort", done);
+      unsubscribe?.();
       resolve();
     };
     const t = setTimeout(done, ms);
     signal?.addEventListener("abort", done);
+    unsubscribe = hooks?.subscribe(done);
   });
 }
 
@@ -43,7 +56,14 @@ export function stateIfExists(ctx: Context, id: string): LiveState | undefined {
 }
 
 /** Waits for `condition`; resolves with the exit code. Rejects Canceled when `signal` aborts. */
-export async function waitForCondition(ctx: Context, record: ContainerRecord, condition: WaitCondition, signal?: AbortSignal): Promise<number> {
+export async function waitForCondition(
+  ctx: Context,
+  record: ContainerRecord,
+  condition: WaitCondition,
+  opts: { signal?: AbortSignal; hooks?: ExitHooks } = {},
+): Promise<number> {
+  const { signal, hooks } = opts;
+  const since = Date.now();
   const initial = stateIfExists(ctx, record.id);
   if (!initial) throw new SkiffError("NotFound", `no such container: ${record.id}`);
   if (condition === "not-running" && !isRunning(initial)) return initial.exitCode;
@@ -52,12 +72,18 @@ export async function waitForCondition(ctx: Context, record: ContainerRecord, co
   const sock = shimSocket(ctx, record.id);
   for (;;) {
     if (signal?.aborted) throw new SkiffError("Canceled", "wait canceled");
+    const learned = hooks?.known(since);
+    if (learned !== undefined) {
+      last = learned;
+      if (condition !== "removed") return learned;
+    }
     const s = stateIfExists(ctx, record.id);
     if (!s) return last;
-    if (s.status !== "removing") last = s.exitCode;
+    // Only an exit the shim recorded counts: a state read while --rm deletes the files may be a default.
+    if (s.status === "exited") last = s.exitCode;
     if (condition === "not-running" && (s.status === "exited" || s.status === "created")) return s.exitCode;
     if (condition === "next-exit" && s.status === "exited" && s.finishedAt !== baseFinished) return s.exitCode;
-    if (isRunning(s) && s.shimAlive) {
+    if (isRunning(s) && s.shimAlive && learned === undefined) {
       let code: number | undefined;
       try {
         code = await shimWait(sock, signal);
@@ -69,11 +95,11 @@ export async function waitForCondition(ctx: Context, record: ContainerRecord, co
         if (condition !== "removed") return code;
       } else {
         // The shim closed without an answer: its state write follows shortly.
-        await sleep(20, signal);
+        await sleep(20, signal, hooks);
       }
       continue;
     }
-    await sleep(condition === "removed" ? 50 : 100, signal);
+    await sleep(condition === "removed" ? 50 : 100, signal, hooks);
   }
 }
 

@@ -88,10 +88,11 @@ export async function containerPruneCommand(ctx: Context, opts: { force?: boolea
 
 /** `port CONTAINER [PRIVATE_PORT[/PROTO]]`. Only a running container has published ports, as in Docker. */
 export async function portCommand(ctx: Context, name: string, port: string | undefined): Promise<void> {
-  const { formatPorts, publishedPorts } = await import("../containers/ports.ts");
+  const { formatPorts } = await import("../containers/ports.ts");
   const record = ctx.containers.resolve(name);
-  const status = currentState(ctx, record).status;
-  const bindings = status === "running" || status === "paused" ? publishedPorts(record) : [];
+  const state = currentState(ctx, record);
+  // The state holds the host ports actually bound at this start (-P picks them then).
+  const bindings = state.status === "running" || state.status === "paused" ? state.ports : [];
   const lines = formatPorts(bindings, { ...(port !== undefined ? { port } : {}), container: name });
   if (lines.length > 0) writeStdout(`${lines.join("\n")}\n`);
 }

@@ -8,6 +8,8 @@ import { SkiffError } from "../errors.ts";
 import { createOptions, type CreateOptions, type MountOption, type Ulimit } from "../containers/options.ts";
 import { parseSignal } from "../oci/spec.ts";
 import { parseSize } from "./render.ts";
+import { parseAddHost } from "../network/etcfiles.ts";
+import { mergeBindings, parsePublish } from "../network/publish.ts";
 
 export interface RunFlags {
   detach?: boolean;
@@ -39,6 +41,16 @@ export interface RunFlags {
   logOpt?: string[];
   sysctl?: string[];
   groupAdd?: string[];
+  publish?: string[];
+  publishAll?: boolean;
+  network?: string;
+  /** Docker's older spelling of --network. */
+  net?: string;
+  networkAlias?: string[];
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOption?: string[];
+  addHost?: string[];
 }
 
 function bad(msg: string): SkiffError {
@@ -252,5 +264,16 @@ export function createOptionsFromFlags(
     ...parseLogOpts(flags.logOpt ?? []),
     sysctls: parseSysctls(flags.sysctl ?? []),
     groupAdd: flags.groupAdd ?? [],
+    network: flags.network ?? flags.net ?? "default",
+    networkAliases: flags.networkAlias ?? [],
+    ports: mergeBindings((flags.publish ?? []).flatMap(parsePublish)),
+    publishAll: flags.publishAll ?? false,
+    dns: flags.dns ?? [],
+    dnsSearch: flags.dnsSearch ?? [],
+    dnsOptions: flags.dnsOption ?? [],
+    addHosts: (flags.addHost ?? []).map((h) => {
+      parseAddHost(h, "0.0.0.0");
+      return h;
+    }),
   });
 }

@@ -138,5 +138,7 @@ export function emptyState(): import("./state.ts").ContainerState {
     restartCount: 0,
     stoppedByUser: false,
     bootId: "",
+    ipAddress: "",
+    ports: [],
   };
 }

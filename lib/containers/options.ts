@@ -25,6 +25,15 @@ export const ulimitSchema = z.object({
 });
 export type Ulimit = z.infer<typeof ulimitSchema>;
 
+export const portBindingSchema = z.object({
+  containerPort: z.number().int().min(1).max(65535),
+  protocol: z.enum(["tcp", "udp", "sctp"]).default("tcp"),
+  /** Host address; "0.0.0.0" for all. */
+  hostIp: z.string().default("0.0.0.0"),
+  /** 0: a free port picked at each start. */
+  hostPort: z.number().int().min(0).max(65535),
+});
+
 export const createOptionsSchema = z.lazy(() =>
   z.object({
   /** Replaces the image's Cmd when set. */
@@ -67,6 +76,22 @@ export const createOptionsSchema = z.lazy(() =>
   sysctls: z.record(z.string()).default({}),
   /** Extra groups for the process (--group-add). */
   groupAdd: z.array(z.string()).default([]),
+  /**
+   * --network: "default" (own namespace, outbound through pasta or
+   * slirp4netns), "none", "host", "container:<id>", or a user network name.
+   */
+  network: z.string().default("default"),
+  /** --network-alias: extra names on user networks. */
+  networkAliases: z.array(z.string()).default([]),
+  /** -p, resolved to bindings (host port 0: pick one at start). */
+  ports: z.array(portBindingSchema).default([]),
+  /** -P: publish every EXPOSE'd port on a free host port. */
+  publishAll: z.boolean().default(false),
+  dns: z.array(z.string()).default([]),
+  dnsSearch: z.array(z.string()).default([]),
+  dnsOptions: z.array(z.string()).default([]),
+  /** --add-host name:ip */
+  addHosts: z.array(z.string()).default([]),
 }),
 );
 export type CreateOptions = z.infer<typeof createOptionsSchema>;

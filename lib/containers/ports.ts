@@ -4,9 +4,7 @@
  * networking; until then a record carries no bindings and `port` prints
  * nothing. The formatting is pure so the networking code can feed it.
  */
-import { z } from "zod";
 import { SkiffError } from "../errors.ts";
-import type { ContainerRecord } from "./record.ts";
 
 export type PortProtocol = "tcp" | "udp" | "sctp";
 
@@ -17,23 +15,6 @@ export interface PortBinding {
   /** "0.0.0.0", "::", "127.0.0.1"... ("" prints as Docker does: ":8080"). */
   hostIp: string;
   hostPort: number;
-}
-
-const bindingSchema = z.object({
-  containerPort: z.coerce.number().int().min(1).max(65535),
-  protocol: z.enum(["tcp", "udp", "sctp"]).default("tcp"),
-  hostIp: z.string().default("0.0.0.0"),
-  hostPort: z.coerce.number().int().min(0).max(65535),
-});
-
-/**
- * The bindings a record carries in `options.ports`, when networking has
- * put them there; [] otherwise. Read leniently: unknown shapes give [].
- */
-export function publishedPorts(record: ContainerRecord): PortBinding[] {
-  const raw = (record.options as Record<string, unknown>).ports;
-  const parsed = z.array(bindingSchema).safeParse(raw);
-  return parsed.success ? parsed.data : [];
 }
 
 /** Go's net.JoinHostPort: IPv6 addresses in brackets. */

@@ -20,6 +20,7 @@ import { findExecutable } from "../../runtime/probe.ts";
 import type { ContainerRecord } from "./record.ts";
 import { layerDirs, readLayeredFile } from "./rootfs.ts";
 import { runtimeConfig } from "./runtime.ts";
+import { setUpNetworkPlan, type NetworkSetup } from "../network/setup.ts";
 import { assertCan, liveState, readState, writeState } from "./state.ts";
 
 /** A start that failed in the container's command: carries Docker's exit status (125, 126, 127). */
@@ -80,7 +81,7 @@ function boundingCapabilities(): string[] | undefined {
   return bounding;
 }
 
-function writeBundle(ctx: Context, record: ContainerRecord, dir: string): { bundle: string; rootfs: string } {
+function writeBundle(ctx: Context, record: ContainerRecord, dir: string, net: NetworkSetup): { bundle: string; rootfs: string } {
   const bundle = join(dir, "bundle");
   const rootfs = join(dir, "rootfs");
   mkdirSync(bundle, { recursive: true, mode: 0o700 });
@@ -101,7 +102,8 @@ function writeBundle(ctx: Context, record: ContainerRecord, dir: string): { bund
     ...(group !== undefined ? { group } : {}),
     rootless: record.rootless,
     ...(initPath ? { initPath } : {}),
-    network: "private",
+    network: net.specNetwork,
+    files: net.files,
     defaultNofile: nofileLimit(),
     ...(boundingCapabilities() ? { availableCapabilities: boundingCapabilities() } : {}),
     annotations: { "io.skiff.name": record.name },
@@ -144,13 +146,15 @@ function shimEnv(): Record<string, string | undefined> {
   return { ...process.env, ...(process.env.SKIFF_SHIM_JIT ? {} : { BUN_JSC_useDFGJIT: "0", BUN_JSC_useFTLJIT: "0" }) };
 }
 
-async function spawnShim(ctx: Context, record: ContainerRecord, cfgPath: string, dir: string): Promise<SyncLine> {
+async function spawnShim(ctx: Context, record: ContainerRecord, cfgPath: string, dir: string, joinUserns?: number): Promise<SyncLine> {
   const logFd = openSync(join(dir, "shim.log"), "a", 0o600);
   const argv = [...selfCommand(), "__shim", cfgPath];
   try {
-    const child = record.rootless
+    // Sharing another container's namespaces means living in its user
+    // namespace: join it (we own it) instead of making a new one.
+    const child = record.rootless && joinUserns === undefined
       ? await spawnInUserNamespace(argv, ctx.userns, { mount: true, detached: true, stdin: "ignore", stdout: "pipe", stderr: logFd, env: shimEnv() })
-      : Bun.spawn(["unshare", "--mount", "--propagation", "private", "--", ...argv], {
+      : Bun.spawn([...(joinUserns !== undefined ? ["nsenter", "--user", "--preserve-credentials", "-t", String(joinUserns), "--"] : []), "unshare", "--mount", "--propagation", "private", "--", ...argv], {
           detached: true,
           stdin: "ignore",
           stdout: "pipe",
@@ -184,7 +188,8 @@ export async function startContainer(ctx: Context, record: ContainerRecord, opts
     const runtime = runtimeConfig(ctx, record.runtime);
     mkdirSync(runtime.root, { recursive: true, mode: 0o700 });
     trace("start: locked");
-    const { bundle, rootfs } = writeBundle(ctx, record, dir);
+    const net = await setUpNetworkPlan(ctx, record, dir);
+    const { bundle, rootfs } = writeBundle(ctx, record, dir, net);
     trace("start: bundle written");
     const o = record.options;
     const cfg: ShimConfig = {
@@ -209,13 +214,16 @@ export async function startContainer(ctx: Context, record: ContainerRecord, opts
       autoRemove: o.autoRemove,
       waitForAttach: opts.attach ?? false,
       namesDir: join(ctx.containers.root, ".names"),
+      network: net.plan,
+      ...(net.files.hosts && net.plan.mode !== "join" ? { hostsFile: net.files.hosts } : {}),
+      ports: net.ports,
       ...(opts.rows ? { rows: opts.rows } : {}),
       ...(opts.cols ? { cols: opts.cols } : {}),
     };
     const cfgPath = join(dir, "shim.json");
     atomicWriteJson(cfgPath, cfg, { noSync: true, mode: 0o600 });
     writeState(cdir, { ...state, status: "created", stoppedByUser: false, error: "" });
-    const line = await spawnShim(ctx, record, cfgPath, dir);
+    const line = await spawnShim(ctx, record, cfgPath, dir, net.joinUserns);
     trace("start: shim reported");
     if ("error" in line) throw new StartFailure(line.error, line.exitCode);
     return { pid: line.pid, alreadyRunning: false };

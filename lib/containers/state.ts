@@ -33,6 +33,12 @@ export const stateSchema = z.lazy(() =>
   restartCount: z.number().int().default(0),
   /** Set by `stop`/`kill` so restart policies know the user stopped it. */
   stoppedByUser: z.boolean().default(false),
+  /** The container's address on its network (while running). */
+  ipAddress: z.string().default(""),
+  /** Published ports with the host ports actually used (while running). */
+  ports: z
+    .array(z.object({ containerPort: z.number(), protocol: z.enum(["tcp", "udp", "sctp"]), hostIp: z.string(), hostPort: z.number() }))
+    .default([]),
   /** The boot the pids belong to. */
   bootId: z.string().default(""),
   health: z

@@ -100,7 +100,7 @@ export function psRow(v: ContainerView, opts: { noTrunc: boolean; now?: number }
     Command: psCommand(r, opts.noTrunc),
     CreatedAt: dockerTime(r.created),
     RunningFor: `${humanDuration(since(r.created, now))} ago`,
-    Ports: "",
+    Ports: portsText(v.state.ports),
     State: v.state.status,
     Status: statusText(v.state, now),
     Size: "",
@@ -111,6 +111,43 @@ export function psRow(v: ContainerView, opts: { noTrunc: boolean; now?: number }
     Mounts: r.options.mounts.map((m) => m.source ?? m.target).join(","),
     Networks: "",
     LocalVolumes: String(r.options.mounts.filter((m) => m.type === "volume").length),
+  };
+}
+
+type Binding = { containerPort: number; protocol: string; hostIp: string; hostPort: number };
+
+/** Docker's `{"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}`. */
+function portBindings(bindings: Binding[]): Record<string, { HostIp: string; HostPort: string }[]> {
+  const out: Record<string, { HostIp: string; HostPort: string }[]> = {};
+  for (const b of bindings) {
+    const key = `${b.containerPort}/${b.protocol}`;
+    (out[key] ??= []).push({ HostIp: b.hostIp === "0.0.0.0" ? "" : b.hostIp, HostPort: b.hostPort === 0 ? "" : String(b.hostPort) });
+  }
+  return out;
+}
+
+/** The PORTS column: `0.0.0.0:8080->80/tcp, 53/udp`. */
+export function portsText(bindings: Binding[]): string {
+  return bindings.map((b) => `${b.hostIp}:${b.hostPort}->${b.containerPort}/${b.protocol}`).join(", ");
+}
+
+function networkSettings(r: ContainerRecord, s: LiveState): Record<string, unknown> {
+  const running = s.status === "running" || s.status === "paused";
+  const ip = running ? s.ipAddress : "";
+  const ports: Record<string, { HostIp: string; HostPort: string }[] | null> = {};
+  for (const key of Object.keys(r.imageConfig?.ExposedPorts ?? {})) ports[key] = null;
+  if (running) Object.assign(ports, portBindings(s.ports).valueOf());
+  const name = r.options.network === "default" ? "bridge" : r.options.network;
+  const endpoint = { IPAddress: ip, IPPrefixLen: ip ? 24 : 0, Gateway: "", MacAddress: "", Aliases: r.options.networkAliases, NetworkID: name };
+  return {
+    Bridge: "",
+    SandboxID: "",
+    Ports: ports,
+    IPAddress: ip,
+    IPPrefixLen: ip ? 24 : 0,
+    Gateway: "",
+    MacAddress: "",
+    Networks: name === "none" || name === "host" || name.startsWith("container:") ? {} : { [name]: endpoint },
   };
 }
 
@@ -177,8 +214,13 @@ export function inspectContainer(ctx: Context, v: ContainerView): Record<string,
           ...(o.logMaxFiles ? { "max-file": String(o.logMaxFiles) } : {}),
         },
       },
-      NetworkMode: "none",
-      PortBindings: {},
+      NetworkMode: o.network === "default" ? "bridge" : o.network,
+      PortBindings: portBindings(o.ports),
+      PublishAllPorts: o.publishAll,
+      Dns: o.dns,
+      DnsSearch: o.dnsSearch,
+      DnsOptions: o.dnsOptions,
+      ExtraHosts: o.addHosts,
       RestartPolicy: { Name: "no", MaximumRetryCount: 0 },
       AutoRemove: o.autoRemove,
       CapAdd: o.capAdd,
@@ -228,6 +270,6 @@ export function inspectContainer(ctx: Context, v: ContainerView): Record<string,
       StopSignal: o.stopSignal ?? img.StopSignal ?? "SIGTERM",
       ...(o.stopTimeout !== undefined ? { StopTimeout: o.stopTimeout } : {}),
     },
-    NetworkSettings: { Networks: {}, Ports: {}, IPAddress: "", Gateway: "", MacAddress: "" },
+    NetworkSettings: networkSettings(r, s),
   };
 }

@@ -94,7 +94,7 @@ export function registerContainerViews(app: Hono<ApiEnv>, state: ApiState): void
     const record = resolve(c.req.param("id"));
     const { topContainer } = await import("../../containers/top.ts");
     const args = (c.req.query("ps_args") ?? "").trim();
-    const r = await topContainer(ctx, record, args ? args.split(/\s+/) : []);
+    const r = await topContainer(ctx, record, { psOptions: args ? args.split(/\s+/) : [] });
     return c.json({ Titles: r.titles, Processes: r.processes });
   });
 

@@ -117,7 +117,7 @@ export function registerContainers(app: Hono<ApiEnv>, state: ApiState): void {
         const both = AbortSignal.any([signal, sink.signal, state.shutdownSignal]);
         let body: unknown;
         try {
-          body = { Error: null, StatusCode: await waitForCondition(ctx, record, condition, both) };
+          body = { Error: null, StatusCode: await waitForCondition(ctx, record, condition, { signal: both, hooks: state.exitHooks(record.id) }) };
         } catch (e) {
           if (both.aborted) return;
           body = { Error: { Message: (e as Error).message }, StatusCode: -1 };
@@ -140,7 +140,7 @@ export function registerContainers(app: Hono<ApiEnv>, state: ApiState): void {
     const record = resolve(c.req.param("id"));
     const name = c.req.query("name") ?? "";
     const { renameContainer } = await import("../../containers/rename.ts");
-    const updated = await renameContainer(ctx, record, name);
+    const updated = await renameContainer(ctx, record, { name });
     state.containerEvent(updated, "rename", { oldName: `/${record.name}` });
     return c.body(null, 204);
   });

@@ -1,4 +1,4 @@
-/** version, info, unshare */
+/** version, info, unshare, system service */
 import type { Command } from "commander";
 import { arch } from "node:os";
 import { contextFor } from "../program.ts";
@@ -75,8 +75,23 @@ function addUnshare(program: Command): void {
     });
 }
 
+function addSystem(program: Command): void {
+  const system = program.command("system").description("Manage skiff itself");
+  system
+    .command("service")
+    .description("Serve the Docker Engine API on a unix socket (default: $XDG_RUNTIME_DIR/skiff/skiff.sock, /run/skiff/skiff.sock as root)")
+    .argument("[address]", "unix:///path, or tcp://host:port (no TLS: only when you mean it)")
+    .option("-t, --time <seconds>", "exit after this many idle seconds (0: never)", "0")
+    .action(async (address: string | undefined, opts: { time?: string }, cmd: Command) => {
+      const ctx = await contextFor(cmd);
+      const { serviceCommand } = await import("../../api/service.ts");
+      throw new ExitStatus(await serviceCommand(ctx, address, opts));
+    });
+}
+
 export const systemVerbs: Record<string, (program: Command) => void> = {
   version: addVersion,
   info: addInfo,
   unshare: addUnshare,
+  system: addSystem,
 };

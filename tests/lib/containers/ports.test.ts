@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { formatPorts, joinHostPort, naturalCompare, parsePortSpec, publishedPorts, type PortBinding } from "../../../lib/containers/ports.ts";
+import { formatPorts, joinHostPort, naturalCompare, parsePortSpec, type PortBinding } from "../../../lib/containers/ports.ts";
 import { createOptions } from "../../../lib/containers/options.ts";
 import type { ContainerRecord } from "../../../lib/containers/record.ts";
 
@@ -70,20 +70,3 @@ function record(options: Record<string, unknown>): ContainerRecord {
   };
 }
 
-describe("publishedPorts", () => {
-  test("a record without ports has none", () => {
-    expect(publishedPorts(record({}))).toEqual([]);
-  });
-
-  test("bindings in options.ports (as networking will store them)", () => {
-    const r = record({ ports: [{ containerPort: "80", hostPort: 8080 }, { containerPort: 53, protocol: "udp", hostIp: "::", hostPort: "5353" }] });
-    expect(publishedPorts(r)).toEqual([
-      { containerPort: 80, protocol: "tcp", hostIp: "0.0.0.0", hostPort: 8080 },
-      { containerPort: 53, protocol: "udp", hostIp: "::", hostPort: 5353 },
-    ]);
-  });
-
-  test("an unknown shape reads as none", () => {
-    expect(publishedPorts(record({ ports: "80:80" }))).toEqual([]);
-  });
-});

@@ -1,0 +1,85 @@
+/**
+ * How a container is wired, decided by `start` and carried out by its shim:
+ *
+ * - default: a network namespace of its own (a file the shim bind-mounts, so
+ *   it exists before the runtime starts), connected outbound and reachable on
+ *   published ports through pasta (package passt), else slirp4netns;
+ * - none: its own namespace with loopback only;
+ * - host: the host's network (rootless: the user's);
+ * - container:<id>: another container's namespace (and user namespace).
+ *
+ * This file builds the helpers' argv as pure functions; shim/network.ts runs them.
+ */
+import { join } from "node:path";
+import type { PortBinding } from "../containers/ports.ts";
+
+/** pasta answers DNS here and forwards to the host's resolvers. */
+export const PASTA_DNS = "169.254.1.1";
+/** slirp4netns's built-in DNS forwarder. */
+export const SLIRP_DNS = "10.0.2.3";
+
+export type NetworkPlan =
+  | { mode: "pasta"; netns: string; argv: string[]; pidFile: string; dns: string }
+  | { mode: "slirp4netns"; netns: string; argv: string[]; apiSocket: string; ports: PortBinding[]; dns: string }
+  | { mode: "none" }
+  | { mode: "host" }
+  | { mode: "join"; netns: string; userns?: string; ownerPid: number };
+
+function portSpec(b: PortBinding): string {
+  const addr = b.hostIp && b.hostIp !== "0.0.0.0" && b.hostIp !== "::" ? `${b.hostIp}/` : "";
+  return `${addr}${b.hostPort}:${b.containerPort}`;
+}
+
+/** pasta's forwarding flags: -t/-u lists, or "none" so it forwards nothing unasked. */
+export function pastaPortArgs(ports: PortBinding[]): string[] {
+  const tcp = ports.filter((p) => p.protocol === "tcp").map(portSpec);
+  const udp = ports.filter((p) => p.protocol === "udp").map(portSpec);
+  return ["-t", tcp.length > 0 ? tcp.join(",") : "none", "-u", udp.length > 0 ? udp.join(",") : "none", "-T", "none", "-U", "none"];
+}
+
+export function pastaPlan(opts: { pasta: string; runDir: string; ports: PortBinding[] }): NetworkPlan {
+  const netns = join(opts.runDir, "netns");
+  const pidFile = join(opts.runDir, "pasta.pid");
+  const argv = [
+    opts.pasta,
+    "--config-net",
+    "--netns",
+    netns,
+    "--netns-only",
+    "-P",
+    pidFile,
+    "--quiet",
+    "-I",
+    "eth0",
+    "--dns-forward",
+    PASTA_DNS,
+    ...pastaPortArgs(opts.ports),
+  ];
+  return { mode: "pasta", netns, argv, pidFile, dns: PASTA_DNS };
+}
+
+export function slirpPlan(opts: { slirp: string; runDir: string; ports: PortBinding[] }): NetworkPlan {
+  const netns = join(opts.runDir, "netns");
+  const apiSocket = join(opts.runDir, "slirp.sock");
+  const argv = [
+    opts.slirp,
+    "--configure",
+    "--mtu=65520",
+    "--disable-host-loopback",
+    "--enable-sandbox",
+    "--netns-type=path",
+    "--api-socket",
+    apiSocket,
+    netns,
+    "tap0",
+  ];
+  return { mode: "slirp4netns", netns, argv, apiSocket, ports: opts.ports, dns: SLIRP_DNS };
+}
+
+/** slirp4netns API request adding one forward. */
+export function slirpForward(b: PortBinding): string {
+  return JSON.stringify({
+    execute: "add_hostfwd",
+    arguments: { proto: b.protocol, host_addr: b.hostIp || "0.0.0.0", host_port: b.hostPort, guest_port: b.containerPort },
+  });
+}

@@ -1,0 +1,104 @@
+/**
+ * The shim's part of networking: before the runtime starts, create the
+ * container's network namespace (bound to a file in the run directory, in
+ * the shim's mount namespace, where the runtime sees it), connect it with
+ * pasta or slirp4netns, and write the container's address into its hosts
+ * file; after the container exits, stop the helper.
+ */
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import type { NetworkPlan } from "../lib/network/plan.ts";
+import { slirpForward } from "../lib/network/plan.ts";
+import { StartError } from "./errors.ts";
+
+async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const p = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const [code, out, err] = await Promise.all([p.exited, new Response(p.stdout).text(), new Response(p.stderr).text()]);
+  return { code, out, err };
+}
+
+async function createNetns(path: string): Promise<void> {
+  writeFileSync(path, "");
+  const r = await run(["unshare", `--net=${path}`, "true"]);
+  if (r.code !== 0) throw new StartError(`cannot create a network namespace: ${r.err.trim()}`, 125);
+}
+
+/** The first IPv4 address of eth0 (or tap0) inside the namespace. */
+async function addressIn(netns: string): Promise<string | undefined> {
+  const r = await run(["nsenter", `--net=${netns}`, "ip", "-4", "-o", "addr", "show", "scope", "global"]);
+  const m = /inet (\d+\.\d+\.\d+\.\d+)\//.exec(r.out);
+  return m?.[1];
+}
+
+async function slirpApi(socket: string, request: string): Promise<string> {
+  return await new Promise<string>((resolve, reject) => {
+    const c = connect(socket);
+    let data = "";
+    c.on("connect", () => c.end(request));
+    c.on("data", (d) => {
+      data += d.toString();
+    });
+    c.on("end", () => resolve(data));
+    c.on("error", reject);
+  });
+}
+
+async function waitFor(path: string, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!existsSync(path)) {
+    if (Date.now() > deadline) return false;
+    await Bun.sleep(2);
+  }
+  return true;
+}
+
+export interface NetworkHandle {
+  address?: string | undefined;
+  stop(): Promise<void>;
+}
+
+export async function setUpNetwork(plan: NetworkPlan, hostsFile: string | undefined): Promise<NetworkHandle> {
+  if (plan.mode !== "pasta" && plan.mode !== "slirp4netns") return { stop: async () => {} };
+  await createNetns(plan.netns);
+  let stop: () => Promise<void>;
+  if (plan.mode === "pasta") {
+    const r = await run(plan.argv);
+    if (r.code !== 0) {
+      const msg = r.err.trim().split("\n").pop() ?? `exit ${r.code}`;
+      const inUse = /in use|Address already/i.test(r.err);
+      throw new StartError(inUse ? `publishing ports failed: ${msg}: port is already allocated` : `pasta: ${msg}`, 125);
+    }
+    stop = async () => {
+      try {
+        const pid = Number(readFileSync(plan.pidFile, "utf8").trim());
+        if (pid > 0) process.kill(pid, "SIGTERM");
+      } catch {
+        // already gone
+      }
+    };
+  } else {
+    const p = Bun.spawn(plan.argv, { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+    if (!(await waitFor(plan.apiSocket, 5000))) {
+      p.kill("SIGKILL");
+      throw new StartError("slirp4netns did not start", 125);
+    }
+    for (const b of plan.ports) {
+      const reply = await slirpApi(plan.apiSocket, slirpForward(b));
+      if (reply.includes("error")) {
+        p.kill("SIGTERM");
+        throw new StartError(`publishing ${b.hostIp}:${b.hostPort} failed: ${reply.trim()}`, 125);
+      }
+    }
+    stop = async () => {
+      p.kill("SIGTERM");
+      rmSync(plan.apiSocket, { force: true });
+    };
+  }
+  const address = await addressIn(plan.netns);
+  if (address && hostsFile && existsSync(hostsFile)) {
+    // The placeholder line for the container's own name gets its real address.
+    const text = readFileSync(hostsFile, "utf8").replace(/^127\.0\.1\.1\t/m, `${address}\t`);
+    writeFileSync(hostsFile, text);
+  }
+  return { address, stop };
+}

@@ -18,6 +18,10 @@ async function main(argv: string[]): Promise<number> {
     const { shimMain } = await import("./shim/main.ts");
     return shimMain(argv.slice(3));
   }
+  if (role === "__netns") {
+    const { netnsHelperMain } = await import("./lib/network/helper.ts");
+    return netnsHelperMain(argv.slice(3));
+  }
   if (role === "__ns") {
     const { nsHelperMain } = await import("./runtime/ns-helper.ts");
     return nsHelperMain(argv.slice(3));

@@ -87,6 +87,15 @@ export async function nsHelperMain(argv: string[]): Promise<number> {
         send({ ok: true });
         return 0;
       }
+      case "copyup": {
+        const { copyUp } = await import("../lib/volumes/copyup.ts");
+        const result = copyUp(args as unknown as import("../lib/volumes/copyup.ts").CopyUpRequest, {
+          chown: true,
+          onWarning: (warning) => send({ warning }),
+        });
+        send({ ok: true, result });
+        return 0;
+      }
       case "cp": {
         // Data on stdin/stdout, messages on stderr (lib/containers/cp-helper.ts).
         const { cpHelperMain } = await import("../lib/containers/cp-helper.ts");

@@ -8,6 +8,7 @@ import type { Digest } from "../lib/digest.ts";
 import { SkiffError, type ErrorKind } from "../lib/errors.ts";
 import type { PendingFixups } from "../lib/layers/pending.ts";
 import type { UnpackResult } from "../lib/layers/unpack.ts";
+import type { CopyUpRequest, CopyUpResult } from "../lib/volumes/copyup.ts";
 import { highestMappedId, selfCommand, spawnInUserNamespace, type UserNamespaceConfig } from "./userns.ts";
 
 export interface UnpackRequest {
@@ -25,6 +26,8 @@ export interface NamespaceExecutor {
   applyPending(dest: string, lowers: string[], pending: PendingFixups): Promise<void>;
   /** Deletes trees that may hold files owned by container ids. */
   remove(paths: string[]): Promise<void>;
+  /** Copies an image directory into an empty volume with its owners (lib/volumes/copyup.ts). */
+  copyUp(req: CopyUpRequest, onWarning?: (m: string) => void): Promise<CopyUpResult>;
   /** Starts a helper ahead of need (rootless), so its startup overlaps other work. */
   prewarm(): void;
 }
@@ -58,6 +61,11 @@ export class InProcessExecutor implements NamespaceExecutor {
   async remove(paths: string[]): Promise<void> {
     const { rmSync } = await import("node:fs");
     for (const p of paths) rmSync(p, { recursive: true, force: true });
+  }
+
+  async copyUp(req: CopyUpRequest, onWarning?: (m: string) => void): Promise<CopyUpResult> {
+    const { copyUp } = await import("../lib/volumes/copyup.ts");
+    return copyUp(req, { chown: true, ...(onWarning ? { onWarning } : {}) });
   }
 }
 
@@ -99,6 +107,10 @@ export class UserNamespaceExecutor implements NamespaceExecutor {
   async remove(paths: string[]): Promise<void> {
     if (paths.length === 0) return;
     await this.#run("remove", { paths });
+  }
+
+  async copyUp(req: CopyUpRequest, onWarning?: (m: string) => void): Promise<CopyUpResult> {
+    return (await this.#run("copyup", req, undefined, onWarning)) as CopyUpResult;
   }
 
   async #run(op: string, args: unknown, input?: ReadableStream<Uint8Array>, onWarning?: (m: string) => void): Promise<unknown> {

@@ -89,6 +89,8 @@ function readNs(pid: number | "self"): string | undefined {
 export interface NamespaceSpawnOptions {
   /** Also a new mount namespace with private propagation. */
   mount?: boolean;
+  /** Also a new network namespace. */
+  net?: boolean;
   env?: Record<string, string | undefined>;
   cwd?: string;
   stdin?: "pipe" | "inherit" | "ignore" | number;
@@ -114,7 +116,7 @@ export async function spawnInUserNamespace(
   if (!newuidmap || !newgidmap) {
     throw new SkiffError("FailedPrecondition", "newuidmap/newgidmap not found: install the uidmap package (apt-get install uidmap)");
   }
-  const nsArgs = ["--user", ...(opts.mount ? ["--mount", "--propagation", "private"] : [])];
+  const nsArgs = ["--user", ...(opts.mount ? ["--mount", "--propagation", "private"] : []), ...(opts.net ? ["--net"] : [])];
   const env = { ...(opts.env ?? process.env), [WAIT_ENV]: "1" };
   const child = Bun.spawn([unshare, ...nsArgs, "--", "/bin/sh", "-c", TRAMPOLINE, "sh", ...argv], {
     env,

@@ -3,7 +3,7 @@
  * before the shim starts. Plain types only: the shim loads no validation
  * library, to stay small (its memory is counted per container).
  */
-import type { NetworkPlan } from "../lib/network/plan.ts";
+import type { NetworkAttachment, NetworkPlan } from "../lib/network/plan.ts";
 import type { PortBinding } from "../lib/containers/ports.ts";
 import type { RuntimeConfig } from "../runtime/oci.ts";
 
@@ -40,6 +40,8 @@ export interface ShimConfig {
   namesDir: string;
   /** How to wire the container's network before the runtime starts. */
   network: NetworkPlan;
+  /** User networks to attach to. */
+  attachments: NetworkAttachment[];
   /** The container's hosts file, to receive its address. */
   hostsFile?: string;
   /** Published ports, recorded in state for `port` and `inspect`. */

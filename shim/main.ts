@@ -18,6 +18,8 @@ import { Container } from "./container.ts";
 import { runExec } from "./exec.ts";
 import type { ShimRequest, SyncLine } from "./protocol.ts";
 import { setUpNetwork, type NetworkHandle } from "./network.ts";
+import { confirmLease, releaseLease } from "../lib/network/members.ts";
+import { processStartTime } from "../lib/sys/proc.ts";
 import { mountRootfs, unmountRootfs } from "./rootfs.ts";
 import { patchState } from "./state.ts";
 import { StartError } from "./errors.ts";
@@ -60,7 +62,8 @@ export async function shimMain(argv: string[]): Promise<number> {
   const ctr = new Container(cfg);
   let net: NetworkHandle = { stop: async () => {} };
   try {
-    net = await setUpNetwork(cfg.network, cfg.hostsFile);
+    net = await setUpNetwork(cfg.network, cfg.hostsFile, cfg.attachments);
+    for (const a of cfg.attachments) await confirmLease(a, cfg.id, { pid: process.pid, start: processStartTime(process.pid) ?? 0 });
     if (net.address || cfg.ports.length > 0) patchState(cfg.containerDir, { ipAddress: net.address ?? "", ports: cfg.ports });
     await mountRootfs(cfg);
     traceMemory("shim: mounted");
@@ -72,6 +75,7 @@ export async function shimMain(argv: string[]): Promise<number> {
     await quiet(deleteArgs(cfg.runtime, cfg.id, { force: true }));
     await unmountRootfs(cfg);
     await net.stop();
+    await releaseLeases(cfg);
     patchState(cfg.containerDir, { status: "created", exitCode, error: message, pid: 0, shimPid: 0, ipAddress: "", ports: [] });
     sync({ error: message, exitCode });
     if (cfg.autoRemove) removeContainer(cfg);
@@ -120,6 +124,7 @@ export async function shimMain(argv: string[]): Promise<number> {
   trace("shim: output done");
   patchState(cfg.containerDir, { status: "exited", exitCode, finishedAt: new Date().toISOString(), pid: 0, ipAddress: "", ports: [] });
   await net.stop();
+  await releaseLeases(cfg);
   await quiet(deleteArgs(cfg.runtime, cfg.id, { force: true }));
   trace("shim: runtime deleted");
   await unmountRootfs(cfg);
@@ -137,6 +142,16 @@ export async function shimMain(argv: string[]): Promise<number> {
   await ctr.clientsGone(2000);
   server.stop(true);
   return 0;
+}
+
+async function releaseLeases(cfg: ShimConfig): Promise<void> {
+  for (const a of cfg.attachments) {
+    try {
+      await releaseLease(a, cfg.id);
+    } catch {
+      // a stale lease is freed when its shim is seen dead
+    }
+  }
 }
 
 function removeContainer(cfg: ShimConfig): void {

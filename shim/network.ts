@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
-import type { NetworkPlan } from "../lib/network/plan.ts";
+import type { NetworkAttachment, NetworkPlan } from "../lib/network/plan.ts";
 import { slirpForward } from "../lib/network/plan.ts";
 import { StartError } from "./errors.ts";
 
@@ -57,7 +57,32 @@ export interface NetworkHandle {
   stop(): Promise<void>;
 }
 
-export async function setUpNetwork(plan: NetworkPlan, hostsFile: string | undefined): Promise<NetworkHandle> {
+/**
+ * Plugs the container's namespace into a user network: a veth pair whose
+ * host end joins the network's bridge in the helper's namespace.
+ */
+async function attach(netns: string, a: NetworkAttachment): Promise<void> {
+  const peer = `veth${Math.random().toString(16).slice(2, 10)}`;
+  const inCtr = (args: string[]): string[] => ["nsenter", `--net=${netns}`, "ip", ...args];
+  const inNet = (args: string[]): string[] => ["nsenter", `--net=/proc/${a.helperPid}/ns/net`, "ip", ...args];
+  for (const argv of [
+    inCtr(["link", "add", a.ifname, "type", "veth", "peer", "name", peer, "netns", String(a.helperPid)]),
+    inNet(["link", "set", peer, "master", "br0", "up"]),
+    inCtr(["addr", "add", `${a.ip}/${a.prefix}`, "dev", a.ifname]),
+    inCtr(["link", "set", a.ifname, "up"]),
+  ]) {
+    const r = await run(argv);
+    if (r.code !== 0) throw new StartError(`network ${a.network}: ${r.err.trim() || argv.join(" ")}`, 125);
+  }
+}
+
+export async function setUpNetwork(plan: NetworkPlan, hostsFile: string | undefined, attachments: NetworkAttachment[] = []): Promise<NetworkHandle> {
+  if (plan.mode === "netns") {
+    await createNetns(plan.netns);
+    await run(["nsenter", `--net=${plan.netns}`, "ip", "link", "set", "lo", "up"]);
+    for (const a of attachments) await attach(plan.netns, a);
+    return { address: attachments[0]?.ip, stop: async () => {} };
+  }
   if (plan.mode !== "pasta" && plan.mode !== "slirp4netns") return { stop: async () => {} };
   await createNetns(plan.netns);
   let stop: () => Promise<void>;
@@ -94,7 +119,14 @@ export async function setUpNetwork(plan: NetworkPlan, hostsFile: string | undefi
       rmSync(plan.apiSocket, { force: true });
     };
   }
-  const address = await addressIn(plan.netns);
+  try {
+    for (const a of attachments) await attach(plan.netns, a);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  // On a user network the container is known by its address there.
+  const address = attachments[0]?.ip ?? (await addressIn(plan.netns));
   if (address && hostsFile && existsSync(hostsFile)) {
     // The placeholder line for the container's own name gets its real address.
     const text = readFileSync(hostsFile, "utf8").replace(/^127\.0\.1\.1\t/m, `${address}\t`);

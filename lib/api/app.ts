@@ -46,7 +46,7 @@ export function createApp(state: ApiState): Hono<ApiEnv> {
   app.onError((err) => {
     const res = errorResponse(err);
     for (const [k, v] of Object.entries(COMMON_HEADERS)) res.headers.set(k, v);
-    if (res.status >= 500) process.stderr.write(`skiff service: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    if (res.status === 500) process.stderr.write(`skiff service: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     return res;
   });
   return app;

@@ -115,6 +115,8 @@ export const HostConfigSchema = z
     PidsLimit: int,
     BlkioWeight: int,
     Devices: z.array(z.object({}).passthrough()).nullish(),
+    /** [height, width] of the terminal at start (API 1.42+). */
+    ConsoleSize: z.array(z.number().int().nonnegative()).nullish(),
   })
   .passthrough();
 export type ApiHostConfig = z.infer<typeof HostConfigSchema>;

@@ -109,9 +109,11 @@ export async function serveApi(ctx: Context, opts: ServeOptions): Promise<number
     lastActivity = Date.now();
   };
   const hijacked = new Set<Duplex>();
+  const traceRequests = process.env.SKIFF_API_TRACE === "1";
   const server = createServer((req, res) => {
     begin();
     res.on("close", finish);
+    if (traceRequests) res.on("finish", () => process.stderr.write(`${req.method} ${req.url} ${res.statusCode}\n`));
     void serveNode(req, res, (r) => app.fetch(r)).catch(() => {
       try {
         res.destroy();
@@ -122,6 +124,7 @@ export async function serveApi(ctx: Context, opts: ServeOptions): Promise<number
   });
   server.on("upgrade", (req, socket: Duplex, head: Buffer) => {
     begin();
+    if (traceRequests) process.stderr.write(`${req.method} ${req.url} upgrade\n`);
     hijacked.add(socket);
     socket.on("close", () => {
       hijacked.delete(socket);

@@ -81,6 +81,8 @@ export const createOptionsSchema = z.lazy(() =>
    * slirp4netns), "none", "host", "container:<id>", or a user network name.
    */
   network: z.string().default("default"),
+  /** User networks joined besides the first (`network connect`, repeated --network). */
+  extraNetworks: z.array(z.string()).default([]),
   /** --network-alias: extra names on user networks. */
   networkAliases: z.array(z.string()).default([]),
   /** -p, resolved to bindings (host port 0: pick one at start). */

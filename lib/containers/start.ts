@@ -215,6 +215,7 @@ export async function startContainer(ctx: Context, record: ContainerRecord, opts
       waitForAttach: opts.attach ?? false,
       namesDir: join(ctx.containers.root, ".names"),
       network: net.plan,
+      attachments: net.attachments,
       ...(net.files.hosts && net.plan.mode !== "join" ? { hostsFile: net.files.hosts } : {}),
       ports: net.ports,
       ...(opts.rows ? { rows: opts.rows } : {}),

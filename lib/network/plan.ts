@@ -22,6 +22,8 @@ export type NetworkPlan =
   | { mode: "pasta"; netns: string; argv: string[]; pidFile: string; dns: string }
   | { mode: "slirp4netns"; netns: string; argv: string[]; apiSocket: string; ports: PortBinding[]; dns: string }
   | { mode: "none" }
+  /** A namespace of its own with nothing but user-network interfaces (internal networks). */
+  | { mode: "netns"; netns: string }
   | { mode: "host" }
   | { mode: "join"; netns: string; userns?: string; ownerPid: number };
 
@@ -82,4 +84,18 @@ export function slirpForward(b: PortBinding): string {
     execute: "add_hostfwd",
     arguments: { proto: b.protocol, host_addr: b.hostIp || "0.0.0.0", host_port: b.hostPort, guest_port: b.containerPort },
   });
+}
+
+/** A user network to plug the container into: a veth from its namespace to the network's bridge. */
+export interface NetworkAttachment {
+  network: string;
+  /** The network helper: its namespace holds the bridge. */
+  helperPid: number;
+  ip: string;
+  prefix: number;
+  /** Interface name inside the container (eth1, eth2...). */
+  ifname: string;
+  /** The network's run directory and skiff's lock directory (for the lease). */
+  dir: string;
+  locks: string;
 }

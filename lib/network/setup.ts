@@ -3,7 +3,7 @@
  * ones checked before anything runs), and the container's /etc/hosts,
  * /etc/resolv.conf and /etc/hostname.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Context } from "../context.ts";
 import type { PortBinding } from "../containers/ports.ts";
@@ -13,7 +13,10 @@ import { SkiffError } from "../errors.ts";
 import type { NetworkMode } from "../oci/spec.ts";
 import { findExecutable } from "../../runtime/probe.ts";
 import { hostnameFile, hostsFile, parseAddHost, parseResolvConf, resolvConfFile } from "./etcfiles.ts";
-import { pastaPlan, slirpPlan, type NetworkPlan } from "./plan.ts";
+import { ensureNetworkHelper } from "./helper-client.ts";
+import { leaseAddress, networkRunDir } from "./members.ts";
+import { pastaPlan, slirpPlan, type NetworkAttachment, type NetworkPlan } from "./plan.ts";
+import { NetworkStore, type NetworkRecord } from "./store.ts";
 import { mergeBindings, publishAll, reservePorts } from "./publish.ts";
 
 export interface NetworkSetup {
@@ -24,6 +27,8 @@ export interface NetworkSetup {
   ports: PortBinding[];
   /** Rootless: the user namespace to join (container:<id>), by its owner's pid. */
   joinUserns?: number;
+  /** User networks to plug into. */
+  attachments: NetworkAttachment[];
 }
 
 function hostResolvConf(): string {
@@ -69,17 +74,30 @@ function writeEtcFiles(dir: string, record: ContainerRecord, dns: string | undef
   return { hosts, resolvConf: resolv, hostname: hn };
 }
 
+/** Leases an address on a user network and makes sure its helper runs. */
+export async function attachment(ctx: Context, record: ContainerRecord, net: NetworkRecord, ifname: string): Promise<NetworkAttachment> {
+  const netDir = networkRunDir(ctx.paths.runRoot, net.name);
+  mkdirSync(netDir, { recursive: true, mode: 0o700 });
+  // Lease first: a leased address keeps an idle helper from leaving.
+  const ip = await leaseAddress(
+    { dir: netDir, locks: ctx.paths.locks, network: net.name, subnet: net.subnet, gateway: net.gateway },
+    { id: record.id, name: record.name, aliases: [record.name, record.id.slice(0, 12), ...record.options.networkAliases] },
+  );
+  const helperPid = await ensureNetworkHelper(ctx, net);
+  return { network: net.name, helperPid, ip, prefix: Number(net.subnet.split("/")[1]), ifname, dir: netDir, locks: ctx.paths.locks };
+}
+
 export async function setUpNetworkPlan(ctx: Context, record: ContainerRecord, dir: string): Promise<NetworkSetup> {
   const o = record.options;
   const mode = o.network || "default";
   const wantsPorts = o.ports.length > 0 || o.publishAll;
   if (mode === "host") {
     if (wantsPorts) process.stderr.write("WARNING: Published ports are discarded when using host network mode\n");
-    return { plan: { mode: "host" }, specNetwork: "host", files: {}, ports: [] };
+    return { plan: { mode: "host" }, specNetwork: "host", files: {}, ports: [], attachments: [] };
   }
   if (mode === "none") {
     if (wantsPorts) throw new SkiffError("InvalidArgument", "conflicting options: port publishing and the container type network mode");
-    return { plan: { mode: "none" }, specNetwork: "none", files: writeEtcFiles(dir, record, undefined), ports: [] };
+    return { plan: { mode: "none" }, specNetwork: "none", files: writeEtcFiles(dir, record, undefined), ports: [], attachments: [] };
   }
   if (mode.startsWith("container:")) {
     if (wantsPorts) throw new SkiffError("InvalidArgument", "conflicting options: port publishing and the container type network mode");
@@ -92,21 +110,41 @@ export async function setUpNetworkPlan(ctx: Context, record: ContainerRecord, di
       specNetwork: { path: `/proc/${st.pid}/ns/net` },
       files: { hosts: join(otherRun, "hosts"), resolvConf: join(otherRun, "resolv.conf"), hostname: join(otherRun, "hostname") },
       ports: [],
+      attachments: [],
       ...(record.rootless ? { joinUserns: st.pid } : {}),
     };
   }
-  if (mode !== "default" && mode !== "bridge" && mode !== "pasta" && mode !== "slirp4netns") {
-    throw new SkiffError("NotFound", `network ${mode} not found`);
-  }
+  const userNet = mode !== "default" && mode !== "bridge" && mode !== "pasta" && mode !== "slirp4netns" ? new NetworkStore(ctx.paths).get(mode) : undefined;
   const requested = mergeBindings([...o.ports, ...(o.publishAll ? publishAll(record.imageConfig?.ExposedPorts) : [])]);
   // A taken port is a clear error now, before any process exists.
   const ports = await reservePorts(requested);
   const pasta = mode !== "slirp4netns" ? findExecutable("pasta") : undefined;
   const slirp = findExecutable("slirp4netns");
   let plan: NetworkPlan;
-  if (pasta) plan = pastaPlan({ pasta, runDir: dir, ports });
+  if (userNet?.internal) {
+    if (ports.length > 0) throw new SkiffError("InvalidArgument", `network ${userNet.name} is internal: ports cannot be published`);
+    plan = { mode: "netns", netns: join(dir, "netns") };
+  } else if (pasta) plan = pastaPlan({ pasta, runDir: dir, ports });
   else if (slirp) plan = slirpPlan({ slirp, runDir: dir, ports });
   else throw new SkiffError("FailedPrecondition", "no network helper: install passt (pasta) or slirp4netns, or use --network none");
-  const dns = plan.mode === "pasta" || plan.mode === "slirp4netns" ? plan.dns : undefined;
-  return { plan, specNetwork: { path: (plan as { netns: string }).netns }, files: writeEtcFiles(dir, record, dns), ports };
+  let dns = plan.mode === "pasta" || plan.mode === "slirp4netns" ? plan.dns : undefined;
+  const attachments: NetworkAttachment[] = [];
+  let joinUserns: number | undefined;
+  const userNets = [...(userNet ? [userNet] : []), ...o.extraNetworks.map((n) => new NetworkStore(ctx.paths).get(n))];
+  for (const [i, net] of userNets.entries()) {
+    attachments.push(await attachment(ctx, record, net, `eth${i + 1}`));
+  }
+  if (userNets[0]) {
+    // The first network's DNS answers members by name and forwards the rest.
+    dns = userNets[0].gateway;
+    if (record.rootless) joinUserns = attachments[0]?.helperPid;
+  }
+  return {
+    plan,
+    specNetwork: { path: (plan as { netns: string }).netns },
+    files: writeEtcFiles(dir, record, dns),
+    ports,
+    attachments,
+    ...(joinUserns !== undefined ? { joinUserns } : {}),
+  };
 }

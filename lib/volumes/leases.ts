@@ -61,8 +61,7 @@ export function leasedNames(volumesDir: string, now = Date.now()): Set<string> {
     } catch {
       lease = undefined;
     }
-    const live = lease !== undefined && now - lease.time < LEASE_TTL_MS && now >= lease.time - 5_000 && sameProcess(lease.pid, lease.start);
-    if (!live) {
+    if (lease === undefined || !(now - lease.time < LEASE_TTL_MS && now >= lease.time - 5_000 && sameProcess(lease.pid, lease.start))) {
       rmSync(path, { force: true });
       continue;
     }

@@ -143,6 +143,19 @@ export class VolumeStore {
     });
   }
 
+  /**
+   * The volume `name`, created (with no labels or options) when missing,
+   * whatever options an existing one has: for `-v name:/path`.
+   */
+  async ensure(name: string, opts: { anonymous?: boolean } = {}): Promise<{ meta: VolumeMeta; created: boolean }> {
+    validateVolumeName(name);
+    return this.withLock(name, () => {
+      const existing = this.read(name);
+      if (existing) return { meta: existing, created: false };
+      return { meta: this.#createLocked(name, { anonymous: opts.anonymous ?? false }, {}), created: true };
+    });
+  }
+
   #createLocked(name: string, req: CreateVolumeRequest, options: Record<string, string>): VolumeMeta {
     ensureDir(this.#dir, 0o700);
     const tmp = join(this.#dir, `.tmp-${name}-${randomBytes(4).toString("hex")}`);

@@ -10,7 +10,7 @@
  */
 import type { Context } from "../context.ts";
 import type { MountOption } from "../containers/options.ts";
-import type { ContainerRecord } from "../containers/record.ts";
+import type { ContainerRecord, ContainerStore } from "../containers/record.ts";
 import { leasedNames } from "./leases.ts";
 
 /** How long an incomplete record (a create under way, or a crashed one) still counts. */
@@ -42,9 +42,9 @@ function addUsage(usage: Map<string, string[]>, r: Pick<ContainerRecord, "id" | 
 }
 
 /** A record that counts for usage: complete, or incomplete and young (a create under way). */
-function readCounting(ctx: Context, id: string, now: number): ContainerRecord | undefined {
+function readCounting(containers: Pick<ContainerStore, "read">, id: string, now: number): ContainerRecord | undefined {
   try {
-    const r = ctx.containers.read(id);
+    const r = containers.read(id);
     if (!r) return undefined;
     if (r.incomplete && now - Date.parse(r.created) > INCOMPLETE_GRACE_MS) return undefined;
     return r;
@@ -58,22 +58,32 @@ export function volumesInUse(ctx: Context): Map<string, string[]> {
   const now = Date.now();
   const records: ContainerRecord[] = [];
   for (const id of ctx.containers.ids()) {
-    const r = readCounting(ctx, id, now);
+    const r = readCounting(ctx.containers, id, now);
     if (r) records.push(r);
   }
   return usageOf(records);
 }
 
+/** Where usage is read from: the container records and the volumes directory (for leases). */
+export interface UsageSource {
+  containers: Pick<ContainerStore, "ids" | "read">;
+  volumesDir: string;
+}
+
+export function usageSource(ctx: Context): UsageSource {
+  return { containers: ctx.containers, volumesDir: ctx.paths.volumes };
+}
+
 /** Answers "who uses volume X" for rm and prune, freshly enough to ask under X's lock. */
 export class UsageTracker {
-  readonly #ctx: Context;
+  readonly #src: UsageSource;
   readonly #except: string | undefined;
   readonly #ignoreLeases: boolean;
   readonly #seen = new Set<string>();
   readonly #usage = new Map<string, string[]>();
 
-  constructor(ctx: Context, opts: { exceptContainer?: string; ignoreLeases?: boolean } = {}) {
-    this.#ctx = ctx;
+  constructor(source: Context | UsageSource, opts: { exceptContainer?: string; ignoreLeases?: boolean } = {}) {
+    this.#src = "volumesDir" in source ? source : usageSource(source);
     this.#except = opts.exceptContainer;
     this.#ignoreLeases = opts.ignoreLeases ?? false;
     this.#refresh();
@@ -81,11 +91,11 @@ export class UsageTracker {
 
   #refresh(): void {
     const now = Date.now();
-    for (const id of this.#ctx.containers.ids()) {
+    for (const id of this.#src.containers.ids()) {
       if (this.#seen.has(id)) continue;
       this.#seen.add(id);
       if (id === this.#except) continue;
-      const r = readCounting(this.#ctx, id, now);
+      const r = readCounting(this.#src.containers, id, now);
       if (r) addUsage(this.#usage, r);
     }
   }
@@ -95,7 +105,7 @@ export class UsageTracker {
     this.#refresh();
     const ids = this.#usage.get(name) ?? [];
     if (ids.length > 0 || this.#ignoreLeases) return ids;
-    return leasedNames(this.#ctx.paths.volumes).has(name) ? ["a container being created"] : [];
+    return leasedNames(this.#src.volumesDir).has(name) ? ["a container being created"] : [];
   }
 
   /** Usage as last refreshed, without leases (for `ls --filter dangling`). */

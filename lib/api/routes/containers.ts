@@ -72,6 +72,10 @@ export function registerContainers(app: Hono<ApiEnv>, state: ApiState): void {
       platform,
       runtime: plan.runtime,
     });
+    const size = body.HostConfig?.ConsoleSize;
+    if (record.options.tty && size && size.length === 2 && (size[0] ?? 0) > 0 && (size[1] ?? 0) > 0) {
+      state.attaches.setSize(record.id, size[0] as number, size[1] as number);
+    }
     state.containerEvent(record, "create");
     return c.json({ Id: record.id, Warnings: plan.warnings }, 201);
   });

@@ -1,0 +1,103 @@
+/** What the volume commands do once their flags are parsed. */
+import type { Context } from "../context.ts";
+import { SkiffError } from "../errors.ts";
+import { parseListFilters, parsePruneFilters } from "../volumes/filters.ts";
+import { inspectView, parseKeyValues, volumeRow, type VolumeRow } from "../volumes/meta.ts";
+import { createVolume, listVolumes, pruneVolumes, removeVolume } from "../volumes/ops.ts";
+import { volumeStore } from "../volumes/store.ts";
+import { UsageTracker } from "../volumes/usage.ts";
+import { eachName, finishBulk } from "./bulk.ts";
+import { ExitStatus } from "./main.ts";
+import { printList, printValue } from "./output.ts";
+import { humanSize } from "./render.ts";
+
+export async function createCommand(
+  ctx: Context,
+  positional: string | undefined,
+  opts: { name?: string; driver: string; label?: string[]; opt?: string[] },
+): Promise<void> {
+  if (positional !== undefined && opts.name !== undefined && positional !== opts.name) {
+    throw new SkiffError("InvalidArgument", "conflicting options: either specify --name or provide positional arg, not both");
+  }
+  if (opts.driver !== "local") throw new SkiffError("InvalidArgument", `volume driver ${JSON.stringify(opts.driver)} is not supported: only "local"`);
+  const meta = await createVolume(ctx, {
+    name: positional ?? opts.name,
+    labels: parseKeyValues(opts.label ?? [], "label"),
+    options: parseKeyValues(opts.opt ?? [], "driver option"),
+  });
+  process.stdout.write(`${meta.name}\n`);
+}
+
+export function listCommand(ctx: Context, opts: { quiet?: boolean; filter?: string[]; format?: string }): void {
+  const filters = parseListFilters(opts.filter ?? []);
+  const store = volumeStore(ctx);
+  const metas = listVolumes(ctx, filters);
+  let usage: ReadonlyMap<string, string[]> | undefined;
+  // Links (containers using a volume) only when a format asks for it: it reads every container record.
+  const wantsLinks = opts.format?.includes(".Links") ?? false;
+  if (wantsLinks) usage = new UsageTracker(ctx, { ignoreLeases: true }).snapshot();
+  const rows = metas.map((m) => volumeRow(m, store.dataDir(m.name), usage ? (usage.get(m.name)?.length ?? 0) : undefined));
+  if (opts.quiet) {
+    process.stdout.write(rows.map((r) => `${r.Name}\n`).join(""));
+    return;
+  }
+  printList<VolumeRow>(rows, {
+    format: opts.format,
+    columns: [
+      { header: "DRIVER", field: "Driver" },
+      { header: "VOLUME NAME", field: "Name" },
+    ],
+    headers: { Name: "VOLUME NAME" },
+  });
+}
+
+export function inspectCommand(ctx: Context, names: string[], opts: { format?: string }): void {
+  const store = volumeStore(ctx);
+  const out: Record<string, unknown>[] = [];
+  const errors: string[] = [];
+  for (const n of names) {
+    try {
+      out.push(inspectView(store.get(n), store.dataDir(n)));
+    } catch (e) {
+      if (e instanceof SkiffError && e.kind === "NotFound") errors.push(e.message);
+      else throw e;
+    }
+  }
+  if (out.length > 0 || !opts.format) printValue(out, opts.format);
+  if (errors.length > 0) {
+    for (const e of errors) process.stderr.write(`Error: ${e}\n`);
+    throw new ExitStatus(errors.length === names.length ? 125 : 1);
+  }
+}
+
+export async function rmCommand(ctx: Context, names: string[], opts: { force?: boolean }): Promise<void> {
+  const tracker = new UsageTracker(ctx);
+  const outcomes = await eachName(names, (n) => removeVolume(ctx, n, { force: opts.force ?? false, tracker }));
+  for (const o of outcomes) if (o.ok && o.value) process.stdout.write(`${o.name}\n`);
+  finishBulk(outcomes, "rm");
+}
+
+async function confirm(question: string): Promise<boolean> {
+  process.stdout.write(`${question} [y/N] `);
+  const reader = Bun.stdin.stream().getReader();
+  const { value } = await reader.read();
+  reader.releaseLock();
+  const answer = value ? new TextDecoder().decode(value).trim() : "";
+  return /^y(es)?$/i.test(answer);
+}
+
+export async function pruneCommand(ctx: Context, opts: { all?: boolean; force?: boolean; filter?: string[] }): Promise<void> {
+  const filters = parsePruneFilters(opts.filter ?? []);
+  const all = (opts.all ?? false) || filters.all === true;
+  if (!opts.force) {
+    const what = all ? "all local volumes" : "anonymous local volumes";
+    if (!(await confirm(`WARNING! This will remove ${what} not used by at least one container.\nAre you sure you want to continue?`))) return;
+  }
+  const r = await pruneVolumes(ctx, { all, filters });
+  if (r.deleted.length > 0) {
+    process.stdout.write("Deleted Volumes:\n");
+    for (const d of r.deleted) process.stdout.write(`${d}\n`);
+    process.stdout.write("\n");
+  }
+  process.stdout.write(`Total reclaimed space: ${humanSize(r.reclaimed)}\n`);
+}

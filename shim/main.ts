@@ -78,7 +78,7 @@ export async function shimMain(argv: string[]): Promise<number> {
     await releaseLeases(cfg);
     patchState(cfg.containerDir, { status: "created", exitCode, error: message, pid: 0, shimPid: 0, ipAddress: "", ports: [] });
     sync({ error: message, exitCode });
-    if (cfg.autoRemove) removeContainer(cfg);
+    if (cfg.autoRemove) await removeContainer(cfg);
     return 1;
   }
   const server = Bun.listen<Conn>({
@@ -132,7 +132,7 @@ export async function shimMain(argv: string[]): Promise<number> {
   if (cfg.waitForAttach) await ctr.firstAttach(10_000);
   if (cfg.autoRemove) {
     ctr.notifyExit(exitCode, { keepOpen: true });
-    removeContainer(cfg);
+    await removeContainer(cfg);
     trace("shim: removed");
     ctr.closeClients();
   } else {
@@ -154,7 +154,17 @@ async function releaseLeases(cfg: ShimConfig): Promise<void> {
   }
 }
 
-function removeContainer(cfg: ShimConfig): void {
+async function removeContainer(cfg: ShimConfig): Promise<void> {
+  let record: import("../lib/containers/record.ts").ContainerRecord | undefined;
+  const { ContainerStore } = await import("../lib/containers/record.ts");
+  const { dirname, join: pjoin } = await import("node:path");
+  const containersDir = dirname(cfg.containerDir);
+  const store = new ContainerStore(containersDir);
+  try {
+    record = store.read(cfg.id);
+  } catch {
+    record = undefined;
+  }
   patchState(cfg.containerDir, { status: "removing" });
   try {
     rmSync(cfg.containerDir, { recursive: true, force: true });
@@ -163,6 +173,15 @@ function removeContainer(cfg: ShimConfig): void {
   }
   releaseNames(cfg);
   rmSync(cfg.runDir, { recursive: true, force: true });
+  if (record) {
+    const root = dirname(containersDir);
+    const { removeAnonymousVolumesAt } = await import("../lib/volumes/mounts.ts");
+    await removeAnonymousVolumesAt(
+      { volumes: pjoin(root, "volumes"), locks: pjoin(root, "locks"), containers: store },
+      record,
+      { remove: async (ps) => ps.forEach((p) => rmSync(p, { recursive: true, force: true })) },
+    ).catch(() => {});
+  }
 }
 
 function handle(ctr: Container, cfg: ShimConfig, conn: Conn, req: ShimRequest): void {

@@ -134,8 +134,20 @@ export function listFilter(filters: Map<string, string[]>, all: Item[]): (item: 
 }
 
 /** The list as `GET /containers/json` returns it: newest first. */
-export function listContainers(ctx: Context, opts: { all: boolean; limit?: number | undefined; size: boolean; filters: Map<string, string[]> }): Record<string, unknown>[] {
-  const items: Item[] = ctx.containers.list().map((record) => ({ record, state: currentState(ctx, record) }));
+export function listContainers(
+  ctx: Context,
+  opts: {
+    all: boolean;
+    limit?: number | undefined;
+    size: boolean;
+    filters: Map<string, string[]>;
+    /** Records and state readers to use (the service's caches). */
+    records?: ContainerRecord[];
+    stateOf?: (record: ContainerRecord) => LiveState;
+  },
+): Record<string, unknown>[] {
+  const stateOf = opts.stateOf ?? ((record: ContainerRecord) => currentState(ctx, record));
+  const items: Item[] = (opts.records ?? ctx.containers.list()).map((record) => ({ record, state: stateOf(record) }));
   items.sort((a, b) => b.record.created.localeCompare(a.record.created));
   const keep = listFilter(opts.filters, items);
   const statusAsked = (opts.filters.get("status")?.length ?? 0) > 0 || (opts.filters.get("exited")?.length ?? 0) > 0;

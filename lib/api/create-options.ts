@@ -3,13 +3,16 @@
  * same syntax rules as the CLI flags (binds, tmpfs, ulimits), plus the
  * warnings dockerd would give for settings skiff accepts but cannot apply
  * yet (resource limits, restart policies). Settings that would silently
- * change what the container is (published ports, named volumes, other
- * network modes) are refused with a clear message instead.
+ * change what the container is (named volumes until the engine has them)
+ * are refused with a clear message instead.
  */
 import { existsSync } from "node:fs";
 import { SkiffError } from "../errors.ts";
 import { createOptions, type CreateOptions, type MountOption } from "../containers/options.ts";
 import { parseVolume, parseTmpfs } from "../cli/run-flags.ts";
+import type { PortBinding } from "../containers/ports.ts";
+import { parseAddHost } from "../network/etcfiles.ts";
+import { mergeBindings } from "../network/publish.ts";
 import { parseSignal } from "../oci/spec.ts";
 import type { ApiHostConfig, ContainerCreateBody } from "./schemas.ts";
 
@@ -68,17 +71,57 @@ function mountsOf(hc: ApiHostConfig): MountOption[] {
   return out;
 }
 
-function checkNetwork(body: ContainerCreateBody, hc: ApiHostConfig): void {
-  const mode = hc.NetworkMode ?? "";
-  if (mode === "host" || mode.startsWith("container:")) throw bad(`network mode "${mode}" is not supported yet`);
-  if (mode !== "" && mode !== "default" && mode !== "bridge" && mode !== "none") {
-    throw new SkiffError("NotFound", `network ${mode} not found`);
+const DEFAULT_MODES = new Set(["", "default", "bridge"]);
+
+/**
+ * Network settings: the mode (bridge/default → skiff's per-container
+ * network; none, host, container:ID, or a user network, which must exist),
+ * further networks and aliases from EndpointsConfig, published ports,
+ * DNS and extra hosts.
+ */
+function networkOptions(body: ContainerCreateBody, hc: ApiHostConfig, networkExists: (name: string) => boolean): Partial<CreateOptions> {
+  const requested = hc.NetworkMode ?? "";
+  const endpoints = body.NetworkingConfig?.EndpointsConfig ?? {};
+  const endpointNames = Object.keys(endpoints);
+  let network = DEFAULT_MODES.has(requested) ? "default" : requested;
+  if (network === "default" && endpointNames.length > 0 && !DEFAULT_MODES.has(endpointNames[0] as string)) network = endpointNames[0] as string;
+  const isUser = (n: string): boolean => !DEFAULT_MODES.has(n) && n !== "none" && n !== "host" && !n.startsWith("container:");
+  const extraNetworks = endpointNames.filter((n) => n !== network && isUser(n));
+  for (const n of [network, ...extraNetworks]) {
+    if (isUser(n) && !networkExists(n)) throw new SkiffError("NotFound", `network ${n} not found`);
   }
-  for (const name of Object.keys(body.NetworkingConfig?.EndpointsConfig ?? {})) {
-    if (name !== "default" && name !== "bridge" && name !== "none" && name !== mode) throw new SkiffError("NotFound", `network ${name} not found`);
+  const aliases: string[] = [];
+  for (const n of [network, ...extraNetworks]) {
+    const ep = endpoints[n] as { Aliases?: unknown } | null | undefined;
+    if (Array.isArray(ep?.Aliases)) for (const a of ep.Aliases) if (typeof a === "string" && !aliases.includes(a)) aliases.push(a);
   }
-  const published = Object.values(hc.PortBindings ?? {}).some((b) => (b ?? []).length > 0);
-  if (published) throw bad("publishing ports (-p) is not supported yet: skiff has no container networking yet");
+  const ports: PortBinding[] = [];
+  for (const [key, list] of Object.entries(hc.PortBindings ?? {})) {
+    const m = /^(\d+)(?:\/(tcp|udp|sctp))?$/i.exec(key);
+    if (!m) throw bad(`invalid port specification: ${JSON.stringify(key)}`);
+    const containerPort = Number(m[1]);
+    const protocol = ((m[2] ?? "tcp").toLowerCase()) as PortBinding["protocol"];
+    for (const b of list ?? []) {
+      const hostPort = b.HostPort ? Number(b.HostPort) : 0;
+      if (!Number.isInteger(hostPort) || hostPort < 0 || hostPort > 65535) throw bad(`invalid host port ${JSON.stringify(b.HostPort)} for ${key}`);
+      ports.push({ containerPort, protocol, hostIp: b.HostIp || "0.0.0.0", hostPort });
+    }
+  }
+  if ((network === "none" || network === "host" || network.startsWith("container:")) && ports.length > 0) {
+    throw bad(`published ports are discarded when using the ${network.startsWith("container:") ? "container" : network} network mode`);
+  }
+  for (const h of hc.ExtraHosts ?? []) parseAddHost(h, "0.0.0.0");
+  return {
+    network,
+    extraNetworks,
+    networkAliases: aliases,
+    ports: mergeBindings(ports),
+    publishAll: hc.PublishAllPorts ?? false,
+    dns: hc.Dns ?? [],
+    dnsSearch: hc.DnsSearch ?? [],
+    dnsOptions: hc.DnsOptions ?? [],
+    addHosts: hc.ExtraHosts ?? [],
+  };
 }
 
 function logOptions(hc: ApiHostConfig): { logMaxSize?: number; logMaxFiles?: number } {
@@ -107,10 +150,10 @@ function resourceWarnings(hc: ApiHostConfig): string[] {
 }
 
 /** Builds what createContainer needs from a create body. */
-export function planCreate(body: ContainerCreateBody): CreatePlan {
+export function planCreate(body: ContainerCreateBody, opts: { networkExists?: (name: string) => boolean } = {}): CreatePlan {
   if (!body.Image) throw bad("config cannot be empty in order to create a container: no image given");
   const hc: ApiHostConfig = body.HostConfig ?? {};
-  checkNetwork(body, hc);
+  const net = networkOptions(body, hc, opts.networkExists ?? (() => false));
   const warnings = resourceWarnings(hc);
   const restart = hc.RestartPolicy?.Name ?? "";
   if (restart !== "" && restart !== "no") warnings.push(`Restart policy "${restart}" is not supported by skiff yet: the container will not be restarted.`);
@@ -148,6 +191,7 @@ export function planCreate(body: ContainerCreateBody): CreatePlan {
     ...logOptions(hc),
     sysctls: hc.Sysctls ?? {},
     groupAdd: hc.GroupAdd ?? [],
+    ...net,
   });
   return { image: body.Image, options, runtime: hc.Runtime || undefined, warnings };
 }

@@ -13,6 +13,7 @@ import { recordEvent, type EventType } from "../events.ts";
 import { familiar } from "../images/views.ts";
 import { AttachHub } from "./attach-hub.ts";
 import { ExecStore } from "./exec-store.ts";
+import { RecordCache } from "./record-cache.ts";
 import { shimWait } from "./shim-wait.ts";
 import { stateIfExists, type ExitHooks } from "./wait.ts";
 
@@ -22,6 +23,7 @@ export class ApiState {
   readonly ctx: Context;
   readonly execs = new ExecStore();
   readonly attaches = new AttachHub();
+  readonly records = new RecordCache();
   /** Aborts when the service stops: long streams end then. */
   readonly #shutdown = new AbortController();
   readonly #watched = new Set<string>();

@@ -37,9 +37,6 @@ async function create(ctx: Context, image: string, command: string[], flags: Fla
     throw new SkiffError("AlreadyExists", `container ID file found, make sure the other container isn't running or delete ${flags.cidfile}`);
   }
   const options = createOptionsFromFlags(flags, command, { hostEnv: process.env, readFile: (p) => readFileSync(p, "utf8") });
-  if (options.mounts.some((m) => m.type === "volume")) {
-    throw new SkiffError("InvalidArgument", "named and anonymous volumes are not supported yet: use a bind mount (-v /host/path:/path)");
-  }
   const record = await createContainer(ctx, {
     image,
     name: flags.name,
@@ -225,7 +222,9 @@ export async function rmCommand(ctx: Context, names: string[], opts: { force?: b
   const outcomes = await Promise.all(
     names.map(async (n) => {
       try {
-        await removeContainer(ctx, ctx.containers.resolve(n), { force: opts.force ?? false });
+        const rec = ctx.containers.resolve(n);
+        await removeContainer(ctx, rec, { force: opts.force ?? false });
+        if (opts.volumes) await (await import("../volumes/mounts.ts")).removeAnonymousVolumes(ctx, rec);
         return { name: n, ok: true as const, value: n };
       } catch (e) {
         return { name: n, ok: false as const, error: toSkiffError(e) };

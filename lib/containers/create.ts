@@ -68,6 +68,8 @@ export async function createContainer(ctx: Context, req: CreateRequest): Promise
   const img = await imageFor(ctx, req);
   trace("create: image resolved");
   const imageConfig = readImageConfig(ctx, img).config ?? null;
+  const vols = await import("../volumes/mounts.ts");
+  const options = await vols.prepareVolumeMounts(ctx, req.options, { image: imageConfig });
   const driver = await probeDriver({
     runRoot: ctx.paths.runRoot,
     scratch: ctx.paths.tmp,
@@ -87,7 +89,7 @@ export async function createContainer(ctx: Context, req: CreateRequest): Promise
     created: new Date().toISOString(),
     image: { id: img.id, name: imageName(req.image, img), chainIds: img.chainIds as Digest[] },
     imageConfig,
-    options: req.options,
+    options,
     runtime: req.runtime ?? ctx.config.runtime ?? defaultRuntimeName(),
     rootless: ctx.rootless,
     driver: driver.driver,
@@ -95,6 +97,7 @@ export async function createContainer(ctx: Context, req: CreateRequest): Promise
   };
   try {
     store.write(record);
+    vols.releasePreparedVolumes(options);
     const dir = store.dir(id);
     // The upper directory's own metadata becomes the container's "/": give
     // it the image root's mode, or a non-root user could not traverse "/".
@@ -110,6 +113,7 @@ export async function createContainer(ctx: Context, req: CreateRequest): Promise
     mkdirSync(join(dir, "upper"));
     chmodSync(join(dir, "upper"), rootMode);
     mkdirSync(join(dir, "work"), { mode: 0o700 });
+    await vols.copyUpVolumes(ctx, record, { onWarning: (m) => process.stderr.write(`WARNING: ${m}\n`) });
     writeState(dir, { ...emptyState(), status: "created" });
     delete record.incomplete;
     store.write(record);
@@ -118,6 +122,7 @@ export async function createContainer(ctx: Context, req: CreateRequest): Promise
   } catch (e) {
     store.releaseName(name, id);
     store.removeDir(id);
+    await vols.discardPreparedVolumes(ctx, options, { containerId: id }).catch(() => {});
     throw e;
   }
 }

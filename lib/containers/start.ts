@@ -20,6 +20,7 @@ import { findExecutable } from "../../runtime/probe.ts";
 import type { ContainerRecord } from "./record.ts";
 import { layerDirs, readLayeredFile } from "./rootfs.ts";
 import { runtimeConfig } from "./runtime.ts";
+import { resolveVolumeSources } from "../volumes/mounts.ts";
 import { setUpNetworkPlan, type NetworkSetup } from "../network/setup.ts";
 import { assertCan, liveState, readState, writeState } from "./state.ts";
 
@@ -95,7 +96,7 @@ function writeBundle(ctx: Context, record: ContainerRecord, dir: string, net: Ne
   }
   const spec = buildSpec({
     id: record.id,
-    options: record.options,
+    options: resolveVolumeSources(ctx, record.options),
     image: record.imageConfig,
     rootfs,
     ...(passwd !== undefined ? { passwd } : {}),

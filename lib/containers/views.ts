@@ -9,6 +9,7 @@ import { humanDuration } from "../cli/render.ts";
 import { processArgs } from "../oci/spec.ts";
 import type { ContainerRecord } from "./record.ts";
 import { runDir } from "./start.ts";
+import { volumeHostPath } from "../volumes/mounts.ts";
 import type { LiveState } from "./state.ts";
 
 export interface ContainerView {
@@ -151,11 +152,12 @@ function networkSettings(r: ContainerRecord, s: LiveState): Record<string, unkno
   };
 }
 
-function mountView(m: ContainerRecord["options"]["mounts"][number]): Record<string, unknown> {
+function mountView(ctx: Context, m: ContainerRecord["options"]["mounts"][number]): Record<string, unknown> {
+  const source = m.type === "volume" && m.source ? (volumeHostPath(ctx, m.source) ?? m.source) : (m.source ?? "");
   return {
     Type: m.type,
-    ...(m.type === "volume" && m.source ? { Name: m.source } : {}),
-    Source: m.source ?? "",
+    ...(m.type === "volume" && m.source ? { Name: m.source, Driver: "local" } : {}),
+    Source: source,
     Destination: m.target,
     Mode: m.readOnly ? "ro" : "",
     RW: !m.readOnly,
@@ -248,7 +250,7 @@ export function inspectContainer(ctx: Context, v: ContainerView): Record<string,
         MergedDir: join(rdir, "rootfs"),
       },
     },
-    Mounts: o.mounts.map(mountView),
+    Mounts: o.mounts.map((m) => mountView(ctx, m)),
     Config: {
       Hostname: o.hostname ?? r.id.slice(0, 12),
       Domainname: o.domainname ?? "",

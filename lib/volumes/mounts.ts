@@ -13,6 +13,7 @@
  * carries the option ANONYMOUS_OPTION in the record; `rm -v` removes only
  * those, as Docker removes only volumes the user did not name.
  */
+import { existsSync } from "node:fs";
 import { posix } from "node:path";
 import type { Context } from "../context.ts";
 import type { CreateOptions, MountOption } from "../containers/options.ts";
@@ -20,7 +21,6 @@ import type { ContainerRecord, ContainerStore } from "../containers/record.ts";
 import { layerDirs } from "../containers/rootfs.ts";
 import { isSkiffError, SkiffError } from "../errors.ts";
 import type { ContainerConfig } from "../images/manifest.ts";
-import { existsSync } from "node:fs";
 import type { CopyUpResult } from "./copyup.ts";
 import { releaseLease, writeLease } from "./leases.ts";
 import { parseDriverOptions } from "./meta.ts";
@@ -253,4 +253,19 @@ export async function removeAnonymousVolumesAt(
   const store = new VolumeStore({ volumes: paths.volumes, locks: paths.locks }, opts.remove);
   const tracker = new UsageTracker({ containers: paths.containers, volumesDir: paths.volumes }, { exceptContainer: record.id, ignoreLeases: true });
   return removeAnonymous(store, tracker, names);
+}
+
+/**
+ * The host directory a volume mount of a record uses, for `inspect`
+ * (Docker shows Mounts[].Source as this path and Name as the volume);
+ * undefined when the volume is gone or unreadable.
+ */
+export function volumeHostPath(ctx: Context, name: string): string | undefined {
+  try {
+    const store = volumeStore(ctx);
+    const meta = store.read(name);
+    return meta ? store.sourcePath(meta) : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -51,17 +51,22 @@ export async function pruneVolumes(ctx: Context, opts: { all?: boolean; filters:
   const tracker = new UsageTracker(ctx);
   const report: PruneReport = { deleted: [], reclaimed: 0 };
   const candidates = store.list().filter((m) => matchesPruneFilters(m, opts.filters, { all: opts.all ?? false }));
+  const trash: string[] = [];
   for (const candidate of candidates) {
     if (tracker.usersOf(candidate.name).length > 0) continue;
-    await store.withLock(candidate.name, async () => {
+    await store.withLock(candidate.name, () => {
       const meta = store.read(candidate.name);
       if (!meta || tracker.usersOf(meta.name).length > 0) return;
       const size = parseDriverOptions(meta.options, meta.name).kind === "plain" ? treeSize(store.dataDir(meta.name)) : 0;
-      await store.discardLocked(meta.name);
+      const t = store.trashLocked(meta.name);
+      if (t === undefined) return;
+      trash.push(t);
       report.deleted.push(meta.name);
       report.reclaimed += size;
     });
   }
+  // One deletion for all: rootless, each is a user namespace helper.
+  await store.removeTrees(trash);
   return report;
 }
 

@@ -217,19 +217,30 @@ export class VolumeStore {
 
   /** Removes a volume the caller has checked (and locked). */
   async #discard(name: string): Promise<void> {
+    const trash = this.trashLocked(name);
+    if (trash !== undefined) await this.#remove([trash]);
+  }
+
+  /**
+   * Takes a volume the caller has checked, holding its lock, out of the
+   * namespace at once (a rename); returns the directory left to delete
+   * with removeTrees, or undefined when it was gone already. For prune,
+   * which deletes all its trash in one go.
+   */
+  trashLocked(name: string): string | undefined {
     const trash = join(this.#dir, `.trash-${name}-${randomBytes(4).toString("hex")}`);
     try {
       renameSync(this.dir(name), trash);
     } catch (e) {
-      if (errnoCode(e) === "ENOENT") return;
+      if (errnoCode(e) === "ENOENT") return undefined;
       throw e;
     }
-    await this.#remove([trash]);
+    return trash;
   }
 
-  /** Removes a volume known to exist and be unused, holding its lock already (prune). */
-  async discardLocked(name: string): Promise<void> {
-    await this.#discard(name);
+  /** Deletes trees (trash) whose files may belong to container ids. */
+  async removeTrees(paths: string[]): Promise<void> {
+    if (paths.length > 0) await this.#remove(paths);
   }
 
   /** Deletes what crashed creates and removals left: `.trash-*`, and `.tmp-*` older than a minute. */

@@ -6,10 +6,11 @@
  */
 import { existsSync } from "node:fs";
 
-export const DOCKER_CLI = "/usr/bin/docker";
+/** The docker client: $DOCKER_CLI, else the one on PATH (a daemon is not needed). */
+export const DOCKER_CLI = process.env.DOCKER_CLI ?? Bun.which("docker") ?? "/usr/bin/docker";
 
 export function dockerMissingReason(): string | undefined {
-  return existsSync(DOCKER_CLI) ? undefined : `${DOCKER_CLI} is missing (apt-get install docker.io, or docker-ce-cli)`;
+  return existsSync(DOCKER_CLI) ? undefined : "the docker CLI is missing (apt-get install docker.io, or docker-ce-cli)";
 }
 
 export function apiFetch(sock: string, path: string, init: RequestInit = {}): Promise<Response> {

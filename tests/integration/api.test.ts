@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { MuxDecoder } from "../../lib/api/frames.ts";
 import { API_VERSION } from "../../lib/version.ts";
-import { apiFetch, apiJson, dockerMissingReason, hijack, jsonInit, runDocker, type CliResult } from "../helpers/docker-api.ts";
+import { apiFetch, apiJson, DOCKER_CLI, dockerMissingReason, hijack, jsonInit, runDocker, type CliResult } from "../helpers/docker-api.ts";
 import { busyboxImage, pushLayout, writeImageLayout } from "../helpers/images.ts";
 import { registrySkipReason, startRegistry, type TestRegistry } from "../helpers/registry.ts";
 import { binaryMissingReason, makeSkiffEnv, SKIFF_BIN, type SkiffEnv } from "../helpers/skiff.ts";
@@ -291,7 +291,7 @@ describe.skipIf(skip !== undefined)("skiff system service", () => {
     test("run -it and exec -it under a pty", async () => {
       const runTerminal = async (args: string[], input: string[]): Promise<{ out: string; code: number }> => {
         let out = "";
-        const p = Bun.spawn([process.env.DOCKER_CLI ?? "/usr/bin/docker", ...args], {
+        const p = Bun.spawn([DOCKER_CLI, ...args], {
           env: dockerEnv,
           terminal: { cols: 100, rows: 30, data: (_t, d) => void (out += new TextDecoder().decode(d)) },
         });
@@ -332,8 +332,8 @@ describe.skipIf(skip !== undefined)("skiff system service", () => {
       await dockerOk(["start", "life"]);
       await dockerOk(["restart", "-t", "0", "life"]);
       expect((await dockerOk(["inspect", "-f", "{{.State.Running}}", "life"])).trim()).toBe("true");
-      await dockerOk(["kill", "-s", "TERM", "life"]);
-      await waitFor(async () => (await dockerOk(["inspect", "-f", "{{.State.Running}}", "life"])).trim() === "false");
+      await dockerOk(["kill", "life"]);
+      await waitFor(async () => (await dockerOk(["inspect", "-f", "{{.State.Running}} {{.State.ExitCode}}", "life"])).trim() === "false 137");
       await dockerOk(["rm", "-f", "life"]);
       expect((await docker(["inspect", "life"])).code).not.toBe(0);
       const missing = await docker(["rm", "nosuch"]);

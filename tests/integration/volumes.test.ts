@@ -4,10 +4,10 @@
  * an unprivileged user with a subuid range (rootless: files that belong to
  * sub-ids are removed through the user namespace).
  *
- * Container-facing behaviour (in-use refusal, rm -v, copy-up ownership,
- * image VOLUMEs) needs create/start/rm wired to lib/volumes/mounts.ts; those
- * tests are todo until then, and must use real containers (`skiff create`),
- * never hand-written records.
+ * Container-facing behaviour (in-use refusal, rm -v, --rm, copy-up and its
+ * ownership rootless, image VOLUMEs) is in volumes-containers.test.ts, with
+ * real containers; it skips, saying why, until create/start/rm are wired
+ * to lib/volumes/mounts.ts.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -203,14 +203,4 @@ describe.skipIf(skip !== undefined)("skiff volume", () => {
     expect(readdirSync(volumesDir()).filter((n) => n.includes("raced"))).toEqual(["raced"]);
     await env.ok(["volume", "rm", "raced"]);
   });
-
-  // Needs create/start/rm wired to lib/volumes/mounts.ts (prepareVolumeMounts,
-  // copyUpVolumes, resolveVolumeSources, removeAnonymousVolumes); real containers only.
-  test.todo("rm of a volume a container uses is refused (exit 2, volume is in use - [id]); -f removes it");
-  test.todo("ls --filter dangling=false lists volumes containers use; Links counts them");
-  test.todo("-v name:/path creates the volume; data persists after the container is removed");
-  test.todo("-v /path and image VOLUMEs get anonymous volumes; rm -v and --rm remove them, named ones stay");
-  test.todo("plain prune removes anonymous volumes of removed containers, not named ones");
-  test.todo("copy-up: image content appears in a new volume with owners; rootless a container user (uid 1000) can write the volume root");
-  test.todo("nocopy and a non-empty volume: no copy-up; copy-up happens once per volume");
 });

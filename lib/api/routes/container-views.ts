@@ -33,6 +33,8 @@ export function registerContainerViews(app: Hono<ApiEnv>, state: ApiState): void
       limit: queryInt(c.req.query("limit"), "limit"),
       size: queryBool(c.req.query("size")),
       filters: parseFilters(c.req.query("filters")),
+      records: state.records.list(ctx),
+      stateOf: (r) => state.records.state(ctx, r.id),
     });
     return c.json(list);
   });

@@ -6,6 +6,7 @@
 import type { NetworkAttachment, NetworkPlan } from "../lib/network/plan.ts";
 import type { PortBinding } from "../lib/containers/ports.ts";
 import type { RuntimeConfig } from "../runtime/oci.ts";
+import type { Healthcheck, RestartPolicy } from "../lib/containers/health.ts";
 
 export interface ShimConfig {
   id: string;
@@ -46,6 +47,10 @@ export interface ShimConfig {
   hostsFile?: string;
   /** Published ports, recorded in state for `port` and `inspect`. */
   ports: PortBinding[];
+  restart: RestartPolicy;
+  /** The healthcheck in force (image HEALTHCHECK with the run flags over it), if any. */
+  healthcheck?: Healthcheck;
+  healthOnFailure: "none" | "kill" | "restart" | "stop";
   /** Initial terminal size. */
   rows?: number;
   cols?: number;

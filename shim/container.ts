@@ -9,7 +9,7 @@
  * the foreground under a pty that the shim owns and proxies the container's
  * own pty; its exit status is the container's.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { FileSink, Subprocess, Terminal } from "bun";
 import { killArgs, runArgs, runtimeMessage, startFailureCode } from "../runtime/oci.ts";
@@ -37,8 +37,12 @@ export class Container {
   status: "created" | "running" | "exited" = "created";
   exitCode: number | undefined;
   paused = false;
-  readonly exited: Promise<number>;
+  /** The current run's exit; a restart starts a new run. */
+  exited!: Promise<number>;
   #resolveExit!: (code: number) => void;
+  /** When the current run started (for the restart back-off). */
+  startedAt = 0;
+  #reaperInstalled = false;
   outputDone: Promise<unknown> = Promise.resolve();
   #log: JsonFileLog | undefined;
   readonly #clients = new Set<Client>();
@@ -57,21 +61,38 @@ export class Container {
 
   constructor(cfg: ShimConfig) {
     this.#cfg = cfg;
-    this.exited = new Promise((r) => {
-      this.#resolveExit = r;
-    });
+    this.#newRun();
     if (cfg.waitForAttach) this.#replay = [];
   }
 
-  async start(): Promise<void> {
+  #newRun(): void {
+    this.exited = new Promise((r) => {
+      this.#resolveExit = r;
+    });
+    this.exitCode = undefined;
+    this.status = "created";
+    this.pid = 0;
+    this.paused = false;
+    this.#holding = [];
+    this.#notifiedCode = undefined;
+    this.#stdin = undefined;
+    this.#stdinClosed = false;
+  }
+
+  /** Starts the container; again after an exit, for a restart (same bundle, rootfs and network). */
+  async start(extra: Record<string, unknown> = {}): Promise<void> {
     const cfg = this.#cfg;
+    if (this.exitCode !== undefined) this.#newRun();
     const pidFile = join(cfg.runDir, "pid");
-    this.#log = new JsonFileLog(cfg.logPath, { maxSize: cfg.logMaxSize, maxFiles: cfg.logMaxFiles });
+    rmSync(pidFile, { force: true });
+    this.#log ??= new JsonFileLog(cfg.logPath, { maxSize: cfg.logMaxSize, maxFiles: cfg.logMaxFiles });
     if (cfg.tty) await this.#startWithTerminal(pidFile);
     else await this.#startWithPipes(pidFile);
     this.status = "running";
-    const startedAt = new Date().toISOString();
+    this.startedAt = Date.now();
+    const startedAt = new Date(this.startedAt).toISOString();
     patchState(cfg.containerDir, {
+      ...extra,
       status: "running",
       pid: this.pid,
       pidStart: processStartTime(this.pid) ?? 0,
@@ -105,10 +126,13 @@ export class Container {
     this.pid = Number(readFileSync(pidFile, "utf8").trim());
     if (cfg.openStdin) this.#stdin = proc.stdin as FileSink;
     this.#release();
-    process.on("SIGCHLD", () => this.#reap());
-    // Belt and braces: a signal can be coalesced or arrive before the handler.
-    const timer = setInterval(() => this.#reap(), 1000);
-    timer.unref();
+    if (!this.#reaperInstalled) {
+      this.#reaperInstalled = true;
+      process.on("SIGCHLD", () => this.#reap());
+      // Belt and braces: a signal can be coalesced or arrive before the handler.
+      const timer = setInterval(() => this.#reap(), 1000);
+      timer.unref();
+    }
     this.#reap();
   }
 
@@ -136,7 +160,10 @@ export class Container {
     this.pid = Number(readFileSync(pidFile, "utf8").trim());
     this.#release();
     // The init is runc's child here, but detached execs are still ours to reap.
-    process.on("SIGCHLD", () => this.#reapAdopted());
+    if (!this.#reaperInstalled) {
+      this.#reaperInstalled = true;
+      process.on("SIGCHLD", () => this.#reapAdopted());
+    }
     proc.exited.then((code) => {
       // Let the pty drain before telling the exit.
       setTimeout(() => this.#finish(code), 50);
@@ -309,8 +336,12 @@ export class Container {
     }
   }
 
+  /** Set by stop: a pending restart is cancelled. */
+  stopRequested = false;
+
   /** Sends `signal`, then SIGKILL after `timeoutSeconds`; resolves with the exit code. */
   async stop(signal: number, timeoutSeconds: number): Promise<number> {
+    this.stopRequested = true;
     if (this.exitCode !== undefined) return this.exitCode;
     patchState(this.#cfg.containerDir, { stoppedByUser: true });
     try {

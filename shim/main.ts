@@ -23,6 +23,8 @@ import { processStartTime } from "../lib/sys/proc.ts";
 import { mountRootfs, unmountRootfs } from "./rootfs.ts";
 import { patchState } from "./state.ts";
 import { StartError } from "./errors.ts";
+import { HealthChecker } from "./health.ts";
+import { restartDelayMs, shouldRestart } from "../lib/containers/health.ts";
 
 function sync(line: SyncLine): void {
   try {
@@ -117,11 +119,40 @@ export async function shimMain(argv: string[]): Promise<number> {
   }, 50).unref();
   setTimeout(() => traceMemory("shim: idle"), 2000).unref();
 
-  const exitCode = await ctr.exited;
-  trace("shim: exited");
-  // Everything the container wrote reaches the log and clients before the exit is told.
-  await ctr.outputDone;
-  trace("shim: output done");
+  const health = cfg.healthcheck ? new HealthChecker(ctr, cfg, cfg.healthcheck) : undefined;
+  healthChecker = health;
+  health?.begin();
+  let exitCode = await ctr.exited;
+  let delay = 0;
+  let restarts = 0;
+  // Restart policies and --health-on-failure=restart are the shim's job:
+  // it holds the rootfs and the network, so a restart is just another run.
+  for (;;) {
+    trace("shim: exited");
+    // Everything the container wrote reaches the log and clients before the exit is told.
+    await ctr.outputDone;
+    trace("shim: output done");
+    health?.stop();
+    const stoppedByUser = ctr.stopRequested || readStoppedByUser(cfg.containerDir);
+    const again = shouldRestart(cfg.restart, { code: exitCode, stoppedByUser, restartCount: restarts, healthRestart: health?.wantsRestart ?? false });
+    if (!again) break;
+    delay = restartDelayMs(delay, Date.now() - ctr.startedAt);
+    restarts += 1;
+    patchState(cfg.containerDir, { status: "restarting", exitCode, finishedAt: new Date().toISOString(), pid: 0, restartCount: restarts });
+    ctr.notifyExit(exitCode, { keepOpen: false });
+    await quiet(deleteArgs(cfg.runtime, cfg.id, { force: true }));
+    const deadline = Date.now() + delay;
+    while (Date.now() < deadline && !ctr.stopRequested) await Bun.sleep(Math.min(50, deadline - Date.now()));
+    if (ctr.stopRequested || readStoppedByUser(cfg.containerDir)) break;
+    try {
+      await ctr.start({ restartCount: restarts });
+    } catch (e) {
+      patchState(cfg.containerDir, { error: (e as Error).message });
+      break;
+    }
+    health?.begin();
+    exitCode = await ctr.exited;
+  }
   patchState(cfg.containerDir, { status: "exited", exitCode, finishedAt: new Date().toISOString(), pid: 0, ipAddress: "", ports: [] });
   await net.stop();
   await releaseLeases(cfg);
@@ -142,6 +173,16 @@ export async function shimMain(argv: string[]): Promise<number> {
   await ctr.clientsGone(2000);
   server.stop(true);
   return 0;
+}
+
+let healthChecker: HealthChecker | undefined;
+
+function readStoppedByUser(containerDir: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(join(containerDir, "state.json"), "utf8")) as { stoppedByUser?: boolean }).stoppedByUser === true;
+  } catch {
+    return false;
+  }
 }
 
 async function releaseLeases(cfg: ShimConfig): Promise<void> {
@@ -222,6 +263,18 @@ function handle(ctr: Container, cfg: ShimConfig, conn: Conn, req: ShimRequest): 
     case "exec":
       void runExec(ctr, cfg, conn, req);
       return;
+    case "healthcheck": {
+      if (!healthChecker) {
+        conn.reply({ ok: false, kind: "FailedPrecondition", message: `container ${cfg.name} has no healthcheck defined` });
+        conn.end();
+        return;
+      }
+      healthChecker.probe().then((r) => {
+        conn.reply({ ok: true, status: healthChecker?.status ?? "", exitCode: r.exitCode });
+        conn.end();
+      });
+      return;
+    }
     case "pause":
     case "resume": {
       const argv = req.op === "pause" ? pauseArgs(cfg.runtime, cfg.id) : resumeArgs(cfg.runtime, cfg.id);

@@ -31,6 +31,7 @@ export type ShimRequest =
   | { op: "resize"; rows: number; cols: number; execId?: string }
   | { op: "attach"; stdin: boolean; stdout: boolean; stderr: boolean; replay: boolean }
   | { op: "exec"; execId: string; process: ExecProcess; stdin: boolean; detach: boolean }
+  | { op: "healthcheck" }
   | { op: "pause" }
   | { op: "resume" };
 

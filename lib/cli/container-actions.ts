@@ -131,7 +131,41 @@ async function attachAndWait(ctx: Context, record: ContainerRecord, opts: Attach
   return result.exitCode;
 }
 
-export async function startCommand(ctx: Context, names: string[], opts: { attach?: boolean; interactive?: boolean; detachKeys?: string }): Promise<void> {
+/** Containers a reboot should bring back: restart policy always, or unless-stopped and not stopped by hand. */
+function restartCandidates(ctx: Context): string[] {
+  return ctx.containers
+    .list()
+    .filter((r) => {
+      const st = currentState(ctx, r);
+      if (st.status === "running" || st.status === "paused" || st.status === "restarting") return false;
+      return r.options.restart.name === "always" || (r.options.restart.name === "unless-stopped" && !st.stoppedByUser);
+    })
+    .map((r) => r.id);
+}
+
+export async function healthcheckCommand(ctx: Context, name: string): Promise<void> {
+  const record = ctx.containers.resolve(name);
+  const state = currentState(ctx, record);
+  if (state.status !== "running") throw new SkiffError("Conflict", `container ${record.name} is not running`);
+  const r = await shimRequest(shimSocket(ctx, record.id), { op: "healthcheck" });
+  if (r.status === "healthy" || r.exitCode === 0) {
+    writeStdout("healthy\n");
+    return;
+  }
+  writeStdout(`${r.status || "unhealthy"}\n`);
+  throw new ExitStatus(1);
+}
+
+export async function startCommand(
+  ctx: Context,
+  givenNames: string[],
+  opts: { attach?: boolean; interactive?: boolean; detachKeys?: string; allRestart?: boolean },
+): Promise<void> {
+  const names = opts.allRestart ? [...givenNames, ...restartCandidates(ctx)] : givenNames;
+  if (names.length === 0) {
+    if (opts.allRestart) return;
+    throw new SkiffError("InvalidArgument", "start needs at least one container");
+  }
   if ((opts.attach || opts.interactive) && names.length > 1) {
     throw new SkiffError("InvalidArgument", "you cannot start and attach multiple containers at once");
   }
@@ -319,7 +353,7 @@ export function psCommand(ctx: Context, flags: PsFlags): void {
   views.sort((a, b) => b.record.created.localeCompare(a.record.created));
   const lastN = flags.latest ? 1 : flags.last !== undefined ? Number(flags.last) : undefined;
   const all = flags.all || lastN !== undefined || (flags.filter ?? []).some((f) => f.startsWith("status=") || f.startsWith("exited="));
-  if (!all) views = views.filter((v) => v.state.status === "running" || v.state.status === "paused");
+  if (!all) views = views.filter((v) => v.state.status === "running" || v.state.status === "paused" || v.state.status === "restarting");
   const now = Date.now();
   let rows = views
     .map((v) => ({ v, row: psRow(v, { noTrunc, now }) }))
@@ -408,7 +442,7 @@ export async function execCommand(
 export async function attachCommand(ctx: Context, name: string, flags: { stdin?: boolean; sigProxy?: boolean; detachKeys?: string }): Promise<void> {
   const record = ctx.containers.resolve(name);
   const state = currentState(ctx, record);
-  if (state.status !== "running" && state.status !== "paused") {
+  if (state.status !== "running" && state.status !== "paused" && state.status !== "restarting") {
     throw new SkiffError("Conflict", "you cannot attach to a stopped container, start it first");
   }
   if (!state.shimAlive) throw new SkiffError("FailedPrecondition", `container ${record.name} has no shim to attach to`);

@@ -7,7 +7,8 @@ import { isAbsolute } from "node:path";
 import { SkiffError } from "../errors.ts";
 import { createOptions, type CreateOptions, type MountOption, type Ulimit } from "../containers/options.ts";
 import { parseSignal } from "../oci/spec.ts";
-import { parseSize } from "./render.ts";
+import { parseDuration, parseSize } from "./render.ts";
+import { parseRestartPolicy } from "../containers/health.ts";
 import { parseAddHost } from "../network/etcfiles.ts";
 import { mergeBindings, parsePublish } from "../network/publish.ts";
 
@@ -51,6 +52,15 @@ export interface RunFlags {
   dnsSearch?: string[];
   dnsOption?: string[];
   addHost?: string[];
+  restart?: string;
+  healthCmd?: string;
+  healthInterval?: string;
+  healthTimeout?: string;
+  healthStartPeriod?: string;
+  healthStartInterval?: string;
+  healthRetries?: string;
+  healthcheck?: boolean;
+  healthOnFailure?: string;
 }
 
 function bad(msg: string): SkiffError {
@@ -211,6 +221,38 @@ function parseSysctls(entries: string[]): Record<string, string> {
   return out;
 }
 
+function duration(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = parseDuration(value);
+  if (ms < 0) throw bad(`${flag} cannot be negative`);
+  return Math.round(ms);
+}
+
+function healthFlags(flags: RunFlags): CreateOptions["healthcheck"] {
+  const out: CreateOptions["healthcheck"] = {};
+  if (flags.healthCmd !== undefined) out.test = flags.healthCmd === "" || flags.healthCmd === "none" ? ["NONE"] : ["CMD-SHELL", flags.healthCmd];
+  const interval = duration(flags.healthInterval, "--health-interval");
+  const timeout = duration(flags.healthTimeout, "--health-timeout");
+  const startPeriod = duration(flags.healthStartPeriod, "--health-start-period");
+  const startInterval = duration(flags.healthStartInterval, "--health-start-interval");
+  if (interval !== undefined) out.intervalMs = interval;
+  if (timeout !== undefined) out.timeoutMs = timeout;
+  if (startPeriod !== undefined) out.startPeriodMs = startPeriod;
+  if (startInterval !== undefined) out.startIntervalMs = startInterval;
+  if (flags.healthRetries !== undefined) {
+    const n = Number(flags.healthRetries);
+    if (!Number.isInteger(n) || n < 0) throw bad(`invalid --health-retries: ${flags.healthRetries}`);
+    out.retries = n;
+  }
+  return out;
+}
+
+function parseHealthOnFailure(v: string | undefined): CreateOptions["healthOnFailure"] {
+  if (v === undefined) return "none";
+  if (v === "none" || v === "kill" || v === "restart" || v === "stop") return v;
+  throw bad(`invalid --health-on-failure ${JSON.stringify(v)}: use none, kill, restart or stop`);
+}
+
 export function createOptionsFromFlags(
   flags: RunFlags,
   command: string[],
@@ -238,6 +280,7 @@ export function createOptionsFromFlags(
     ...(flags.mount ?? []).map(parseMount),
     ...(flags.tmpfs ?? []).map(parseTmpfs),
   ];
+  if (flags.rm && flags.restart && flags.restart !== "no") throw bad("conflicting options: --restart and --rm");
   return createOptions({
     cmd: command.length > 0 ? command : null,
     entrypoint: flags.entrypoint === undefined ? null : flags.entrypoint === "" ? [] : [flags.entrypoint],
@@ -275,5 +318,9 @@ export function createOptionsFromFlags(
       parseAddHost(h, "0.0.0.0");
       return h;
     }),
+    restart: parseRestartPolicy(flags.restart ?? "no"),
+    healthcheck: healthFlags(flags),
+    noHealthcheck: flags.healthcheck === false,
+    healthOnFailure: parseHealthOnFailure(flags.healthOnFailure),
   });
 }

@@ -78,7 +78,7 @@ export async function stopContainer(
   opts: { timeoutSeconds?: number | undefined; signal?: number | undefined } = {},
 ): Promise<boolean> {
   const state = currentState(ctx, record);
-  if (state.status !== "running" && state.status !== "paused") return false;
+  if (state.status !== "running" && state.status !== "paused" && state.status !== "restarting") return false;
   const signal = opts.signal ?? stopSignalOf(record);
   const timeout = opts.timeoutSeconds ?? stopTimeoutOf(record);
   if (state.shimAlive) {
@@ -107,7 +107,7 @@ async function waitExitRecorded(ctx: Context, record: ContainerRecord, ms: numbe
 
 export async function killContainer(ctx: Context, record: ContainerRecord, signal: number): Promise<void> {
   const state = currentState(ctx, record);
-  if (state.status !== "running" && state.status !== "paused") {
+  if (state.status !== "running" && state.status !== "paused" && state.status !== "restarting") {
     throw new SkiffError("Conflict", `cannot kill container: ${record.name}: container ${record.id.slice(0, 12)} is not running`);
   }
   if (state.shimAlive) {
@@ -141,7 +141,7 @@ export async function waitContainer(ctx: Context, record: ContainerRecord): Prom
 /** Removes a container and its writable layer; running ones only with force (they are killed first). */
 export async function removeContainer(ctx: Context, record: ContainerRecord, opts: { force?: boolean } = {}): Promise<void> {
   const state = currentState(ctx, record);
-  if (state.status === "running" || state.status === "paused") {
+  if (state.status === "running" || state.status === "paused" || state.status === "restarting") {
     if (!opts.force) {
       throw new SkiffError(
         "Conflict",

@@ -94,6 +94,29 @@ export const createOptionsSchema = z.lazy(() =>
   dnsOptions: z.array(z.string()).default([]),
   /** --add-host name:ip */
   addHosts: z.array(z.string()).default([]),
+  /** --restart: what the shim does when the container exits. */
+  restart: z
+    .object({
+      name: z.enum(["no", "on-failure", "always", "unless-stopped"]),
+      /** on-failure:N (0: no limit). */
+      maximumRetryCount: z.number().int().nonnegative().default(0),
+    })
+    .default({ name: "no", maximumRetryCount: 0 }),
+  /** --health-* flags, merged over the image's HEALTHCHECK field by field; durations in ms. */
+  healthcheck: z
+    .object({
+      test: z.array(z.string()).optional(),
+      intervalMs: z.number().int().nonnegative().optional(),
+      timeoutMs: z.number().int().nonnegative().optional(),
+      startPeriodMs: z.number().int().nonnegative().optional(),
+      startIntervalMs: z.number().int().nonnegative().optional(),
+      retries: z.number().int().nonnegative().optional(),
+    })
+    .default({}),
+  /** --no-healthcheck */
+  noHealthcheck: z.boolean().default(false),
+  /** --health-on-failure: what to do when the container turns unhealthy. */
+  healthOnFailure: z.enum(["none", "kill", "restart", "stop"]).default("none"),
 }),
 );
 export type CreateOptions = z.infer<typeof createOptionsSchema>;

@@ -20,6 +20,7 @@ import { findExecutable } from "../../runtime/probe.ts";
 import type { ContainerRecord } from "./record.ts";
 import { layerDirs, readLayeredFile } from "./rootfs.ts";
 import { runtimeConfig } from "./runtime.ts";
+import { effectiveHealthcheck } from "./health.ts";
 import { resolveVolumeSources } from "../volumes/mounts.ts";
 import { setUpNetworkPlan, type NetworkSetup } from "../network/setup.ts";
 import { assertCan, liveState, readState, writeState } from "./state.ts";
@@ -181,7 +182,7 @@ export async function startContainer(ctx: Context, record: ContainerRecord, opts
   const lock = await acquireLock(containerLock(ctx, record.id));
   try {
     const state = liveState(readState(cdir));
-    if (state.status === "running" || state.status === "paused") return { pid: state.pid, alreadyRunning: true };
+    if (state.status === "running" || state.status === "paused" || state.status === "restarting") return { pid: state.pid, alreadyRunning: true };
     assertCan("start", state.status, record.name);
     const dir = runDir(ctx, record.id);
     rmSync(dir, { recursive: true, force: true });
@@ -193,6 +194,7 @@ export async function startContainer(ctx: Context, record: ContainerRecord, opts
     const { bundle, rootfs } = writeBundle(ctx, record, dir, net);
     trace("start: bundle written");
     const o = record.options;
+    const healthcheck = effectiveHealthcheck(record.imageConfig, o);
     const cfg: ShimConfig = {
       id: record.id,
       name: record.name,
@@ -215,6 +217,9 @@ export async function startContainer(ctx: Context, record: ContainerRecord, opts
       autoRemove: o.autoRemove,
       waitForAttach: opts.attach ?? false,
       namesDir: join(ctx.containers.root, ".names"),
+      restart: o.restart,
+      ...(healthcheck ? { healthcheck } : {}),
+      healthOnFailure: o.healthOnFailure,
       network: net.plan,
       attachments: net.attachments,
       ...(net.files.hosts && net.plan.mode !== "join" ? { hostsFile: net.files.hosts } : {}),

@@ -11,14 +11,14 @@ import { SkiffError } from "../errors.ts";
 import { atomicWriteJson, readJsonFile } from "../fsutil.ts";
 import { bootId, processStartTime, sameProcess } from "../sys/proc.ts";
 
-export type Status = "created" | "running" | "paused" | "exited" | "removing";
+export type Status = "created" | "running" | "paused" | "restarting" | "exited" | "removing";
 
 export const ZERO_TIME = "0001-01-01T00:00:00Z";
 
 export const stateSchema = z.lazy(() =>
   z.object({
   schemaVersion: z.literal(1),
-  status: z.enum(["created", "running", "paused", "exited", "removing"]),
+  status: z.enum(["created", "running", "paused", "restarting", "exited", "removing"]),
   /** Container init, as seen from the host. */
   pid: z.number().int().default(0),
   /** Start time (clock ticks since boot) of pid, to detect reuse. */
@@ -80,7 +80,7 @@ export interface LiveState extends ContainerState {
  */
 export function liveState(state: ContainerState): LiveState {
   const shimAlive = state.shimPid > 0 && state.bootId === bootId() && sameProcess(state.shimPid, state.shimStart);
-  if (state.status !== "running" && state.status !== "paused") return { ...state, shimAlive };
+  if (state.status !== "running" && state.status !== "paused" && state.status !== "restarting") return { ...state, shimAlive };
   if (state.bootId !== bootId()) {
     return { ...state, status: "exited", pid: 0, shimAlive: false, exitCode: state.exitCode || 255, note: "the host rebooted" };
   }
@@ -94,8 +94,8 @@ export function liveState(state: ContainerState): LiveState {
 /** Transitions a verb may make, by the status it finds. */
 const ALLOWED = {
   start: ["created", "exited"],
-  stop: ["running", "paused", "created", "exited"],
-  kill: ["running", "paused"],
+  stop: ["running", "paused", "restarting", "created", "exited"],
+  kill: ["running", "paused", "restarting"],
   pause: ["running"],
   unpause: ["paused"],
   exec: ["running"],

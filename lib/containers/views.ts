@@ -45,6 +45,10 @@ export function statusText(state: LiveState, now = Date.now()): string {
   switch (state.status) {
     case "created":
       return "Created";
+    case "restarting": {
+      const ago = state.finishedAt.startsWith("0001") ? "" : ` ${humanDuration(since(state.finishedAt, now))} ago`;
+      return `Restarting (${state.exitCode})${ago}`;
+    }
     case "removing":
       return "Removal In Progress";
     case "running":
@@ -182,7 +186,7 @@ export function inspectContainer(ctx: Context, v: ContainerView): Record<string,
       Status: dockerStatus(s),
       Running: s.status === "running" || s.status === "paused",
       Paused: s.status === "paused",
-      Restarting: false,
+      Restarting: s.status === "restarting",
       OOMKilled: s.oomKilled,
       Dead: false,
       Pid: s.status === "running" || s.status === "paused" ? s.pid : 0,

@@ -52,6 +52,15 @@ function createFlags(cmd: Command): Command {
     .option("--dns-search <domain>", "set custom DNS search domains", collect)
     .option("--dns-option <option>", "set DNS options", collect)
     .option("--add-host <host:ip>", "add a custom host-to-IP mapping (host:ip)", collect)
+    .option("--restart <policy>", "restart policy when the container exits: no, on-failure[:max-retries], always, unless-stopped")
+    .option("--health-cmd <command>", "command to run to check health")
+    .option("--health-interval <duration>", "time between running the check (e.g. 30s)")
+    .option("--health-timeout <duration>", "maximum time to allow one check to run")
+    .option("--health-start-period <duration>", "start period for the container to initialize")
+    .option("--health-start-interval <duration>", "time between checks during the start period")
+    .option("--health-retries <n>", "consecutive failures needed to report unhealthy")
+    .option("--no-healthcheck", "disable any container-specified HEALTHCHECK")
+    .option("--health-on-failure <action>", "action when the container turns unhealthy: none, kill, restart, stop")
     .argument("<image>", "image to run")
     .argument("[command...]", "command and arguments")
     .passThroughOptions();
@@ -86,11 +95,12 @@ function addStart(parent: Command): void {
   parent
     .command("start")
     .description("Start one or more stopped containers")
-    .argument("<container...>")
+    .argument("[container...]")
+    .option("--all-restart", "start every container whose restart policy wants it running (after a reboot)")
     .option("-a, --attach", "attach STDOUT/STDERR and forward signals")
     .option("-i, --interactive", "attach container's STDIN")
     .option("--detach-keys <keys>", "override the key sequence for detaching a container")
-    .action(async (names: string[], opts: { attach?: boolean; interactive?: boolean; detachKeys?: string }, cmd: Command) => {
+    .action(async (names: string[], opts: { attach?: boolean; interactive?: boolean; detachKeys?: string; allRestart?: boolean }, cmd: Command) => {
       await (await actions()).startCommand(await contextFor(cmd), names, opts);
     });
 }
@@ -300,6 +310,18 @@ function addContainerPrune(parent: Command): void {
     });
 }
 
+function addHealthcheck(program: Command): void {
+  program
+    .command("healthcheck")
+    .description("Manage healthchecks")
+    .command("run")
+    .description("Run a container's healthcheck now; exit 0 when healthy, 1 when not")
+    .argument("<container>")
+    .action(async (name: string, _opts: unknown, cmd: Command) => {
+      await (await actions()).healthcheckCommand(await contextFor(cmd), name);
+    });
+}
+
 function containerGroup(program: Command): void {
   const c = program.command("container").description("Manage containers");
   addRun(c);
@@ -345,4 +367,5 @@ export const containerVerbs: Record<string, (program: Command) => void> = {
   cp: addCp,
   port: addPort,
   container: containerGroup,
+  healthcheck: addHealthcheck,
 };

@@ -14,6 +14,8 @@ import { registerArchive } from "./routes/archive.ts";
 import { registerContainers } from "./routes/containers.ts";
 import { registerExec } from "./routes/exec.ts";
 import { registerImages } from "./routes/images.ts";
+import { registerNetworks } from "./routes/networks.ts";
+import { registerVolumes } from "./routes/volumes.ts";
 import { registerStubs } from "./routes/stubs.ts";
 import { registerSystem } from "./routes/system.ts";
 import type { ApiState } from "./state.ts";
@@ -41,6 +43,8 @@ export function createApp(state: ApiState): Hono<ApiEnv> {
   registerArchive(app, state);
   registerExec(app, state);
   registerImages(app, state);
+  registerNetworks(app, state);
+  registerVolumes(app, state);
   registerStubs(app, state);
   app.notFound(() => errorResponse(new SkiffError("NotFound", "page not found")));
   app.onError((err) => {

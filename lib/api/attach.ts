@@ -47,6 +47,7 @@ async function waitForShim(state: ApiState, id: string, peer: Peer): Promise<Sta
     }
     return "closed";
   })();
+  let onShutdown: (() => void) | undefined;
   try {
     return await Promise.race<Started>([
       waiter.promise.then(
@@ -55,11 +56,15 @@ async function waitForShim(state: ApiState, id: string, peer: Peer): Promise<Sta
       ),
       poll,
       peer.gone.then(() => "closed" as const),
-      new Promise<Started>((r) => state.shutdownSignal.addEventListener("abort", () => r("closed"))),
+      new Promise<Started>((r) => {
+        onShutdown = () => r("closed");
+        state.shutdownSignal.addEventListener("abort", onShutdown, { once: true });
+      }),
     ]);
   } finally {
     stop = true;
     waiter.cancel();
+    if (onShutdown) state.shutdownSignal.removeEventListener("abort", onShutdown);
   }
 }
 

@@ -33,9 +33,36 @@ function mountSummary(m: ContainerRecord["options"]["mounts"][number]): Record<s
   };
 }
 
+/** Published ports as `GET /containers/json` lists them (running containers only, as Docker). */
+function portSummaries(item: Item): Record<string, unknown>[] {
+  const running = item.state.status === "running" || item.state.status === "paused";
+  const bindings = running ? item.state.ports : [];
+  const out: Record<string, unknown>[] = bindings.map((b) => ({ IP: b.hostIp, PrivatePort: b.containerPort, PublicPort: b.hostPort, Type: b.protocol }));
+  for (const key of Object.keys(item.record.imageConfig?.ExposedPorts ?? {})) {
+    const [port, proto] = key.split("/") as [string, string | undefined];
+    if (!bindings.some((b) => String(b.containerPort) === port && b.protocol === (proto ?? "tcp"))) out.push({ PrivatePort: Number(port), Type: proto ?? "tcp" });
+  }
+  return out;
+}
+
+function networksOf(item: Item): { mode: string; networks: Record<string, unknown> } {
+  const o = item.record.options;
+  const mode = o.network === "default" ? "bridge" : o.network;
+  const running = item.state.status === "running" || item.state.status === "paused";
+  const ip = running ? item.state.ipAddress : "";
+  const networks: Record<string, unknown> = {};
+  if (mode !== "none" && mode !== "host" && !mode.startsWith("container:")) {
+    for (const n of [mode, ...o.extraNetworks]) {
+      networks[n] = { NetworkID: n, EndpointID: "", Gateway: "", IPAddress: n === mode ? ip : "", IPPrefixLen: n === mode && ip ? 24 : 0, MacAddress: "", Aliases: o.networkAliases.length > 0 ? o.networkAliases : null };
+    }
+  }
+  return { mode, networks };
+}
+
 export function containerSummary(ctx: Context, item: Item, opts: { size: boolean; now: number }): Record<string, unknown> {
   const { record: r, state: s } = item;
   const labels = { ...(r.imageConfig?.Labels ?? {}), ...r.options.labels };
+  const net = networksOf(item);
   return {
     Id: r.id,
     Names: [`/${r.name}`],
@@ -43,13 +70,13 @@ export function containerSummary(ctx: Context, item: Item, opts: { size: boolean
     ImageID: r.image.id,
     Command: commandOf(r).join(" "),
     Created: Math.floor(Date.parse(r.created) / 1000),
-    Ports: [],
+    Ports: portSummaries(item),
     ...(opts.size ? { SizeRw: treeSize(join(ctx.containers.dir(r.id), "upper")), SizeRootFs: 0 } : {}),
     Labels: labels,
     State: s.status,
     Status: statusText(s, opts.now),
-    HostConfig: { NetworkMode: "none" },
-    NetworkSettings: { Networks: {} },
+    HostConfig: { NetworkMode: net.mode },
+    NetworkSettings: { Networks: net.networks },
     Mounts: r.options.mounts.map(mountSummary),
   };
 }
@@ -120,6 +147,13 @@ export function listFilter(filters: Map<string, string[]>, all: Item[]): (item: 
             return Date.parse(r.created) > (bounds[n] as number);
           case "volume":
             return r.options.mounts.some((m) => m.source === v || m.target === v);
+          case "network": {
+            const mode = r.options.network === "default" ? "bridge" : r.options.network;
+            return mode === v || r.options.extraNetworks.includes(v);
+          }
+          case "publish":
+          case "expose":
+            return portSummaries(i).some((p) => String(key === "publish" ? p.PublicPort : p.PrivatePort) === v.split("/")[0]);
           case "health":
             return (i.state.health?.status ?? "none") === v;
           case "is-task":

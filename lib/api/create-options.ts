@@ -3,8 +3,9 @@
  * same syntax rules as the CLI flags (binds, tmpfs, ulimits), plus the
  * warnings dockerd would give for settings skiff accepts but cannot apply
  * yet (resource limits, restart policies). Settings that would silently
- * change what the container is (named volumes until the engine has them)
- * are refused with a clear message instead.
+ * change what the container is (unknown network modes, devices) are
+ * refused with a clear message instead. Named and anonymous volumes are
+ * created by the engine at create (lib/volumes).
  */
 import { existsSync } from "node:fs";
 import { SkiffError } from "../errors.ts";
@@ -33,10 +34,8 @@ function strSlice(v: string[] | string | null | undefined): string[] | null {
   return typeof v === "string" ? [v] : v;
 }
 
-/** Named volumes come with issue 4; until the engine has them they are refused, as `skiff run` does. */
-const VOLUMES_SUPPORTED = false;
 
-function mountsOf(hc: ApiHostConfig): MountOption[] {
+function mountsOf(body: ContainerCreateBody, hc: ApiHostConfig): MountOption[] {
   const out: MountOption[] = [];
   for (const b of hc.Binds ?? []) out.push(parseVolume(b));
   for (const m of hc.Mounts ?? []) {
@@ -65,8 +64,10 @@ function mountsOf(hc: ApiHostConfig): MountOption[] {
     }
   }
   for (const [target, opts] of Object.entries(hc.Tmpfs ?? {})) out.push(parseTmpfs(opts ? `${target}:${opts}` : target));
-  if (!VOLUMES_SUPPORTED && out.some((m) => m.type === "volume")) {
-    throw bad("named and anonymous volumes are not supported yet: use a bind mount (-v /host/path:/path)");
+  // Anonymous volumes the body declares (`Volumes`: `docker run -v /data` sends them there).
+  for (const target of Object.keys(body.Volumes ?? {})) {
+    if (!target.startsWith("/")) throw bad(`invalid volume specification: '${target}': the container path must be absolute`);
+    if (!out.some((m) => m.target === target)) out.push({ type: "volume", target, readOnly: false, options: [] });
   }
   return out;
 }
@@ -178,7 +179,7 @@ export function planCreate(body: ContainerCreateBody, opts: { networkExists?: (n
     openStdin: body.OpenStdin ?? false,
     init: hc.Init ?? false,
     readOnly: hc.ReadonlyRootfs ?? false,
-    mounts: mountsOf(hc),
+    mounts: mountsOf(body, hc),
     capAdd: hc.CapAdd ?? [],
     capDrop: hc.CapDrop ?? [],
     privileged: hc.Privileged ?? false,

@@ -74,6 +74,22 @@ export class ApiState {
     };
   }
 
+  /** Resolves once an exit of `id` after `since` is learned (true), or after `ms` (false). */
+  async exitLearned(id: string, since: number, ms: number): Promise<boolean> {
+    const hooks = this.exitHooks(id);
+    if (hooks.known(since) !== undefined) return true;
+    if (!this.#watched.has(id)) return false;
+    return await new Promise<boolean>((resolve) => {
+      const done = (v: boolean): void => {
+        clearTimeout(timer);
+        unsubscribe();
+        resolve(v);
+      };
+      const unsubscribe = hooks.subscribe(() => done(true));
+      const timer = setTimeout(() => done(false), ms);
+    });
+  }
+
   #learnExit(id: string, code: number): void {
     this.#exits.delete(id);
     this.#exits.set(id, { code, at: Date.now() });

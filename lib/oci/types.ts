@@ -76,9 +76,20 @@ export interface OciDeviceRule {
   access?: string;
 }
 
+/** The spec's linux.resources (cgroup settings); see ./resources.ts. */
+export interface OciResources {
+  devices?: OciDeviceRule[];
+  memory?: { limit?: number; reservation?: number; swap?: number; disableOOMKiller?: boolean };
+  cpu?: { shares?: number; quota?: number; period?: number; cpus?: string; mems?: string };
+  pids?: { limit: number };
+  blockIO?: { weight?: number };
+}
+
 export interface OciLinux {
   namespaces: OciNamespace[];
-  resources?: { devices?: OciDeviceRule[] };
+  resources?: OciResources;
+  /** The container's cgroup, e.g. /skiff/<id> (runc's cgroupfs driver); absent: no cgroup of its own (rootless). */
+  cgroupsPath?: string;
   sysctl?: Record<string, string>;
   maskedPaths?: string[];
   readonlyPaths?: string[];

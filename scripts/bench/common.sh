@@ -15,7 +15,7 @@ bench_main() {
     [[ -x node_modules/.bin/bun ]] || npm ci --no-audit --no-fund
     [[ -x dist/skiff ]] || npm run --silent build
     chmod -R a+rX "$repo"
-    exec su "$user" -s /bin/bash -c "cd '$repo' && BENCH_RUNS='${BENCH_RUNS:-5}' ./node_modules/.bin/bun scripts/bench/${name}.ts"
+    exec su "$user" -s /bin/bash -c "cd '$repo' && BENCH_RUNS='${BENCH_RUNS:-5}' BENCH_MB='${BENCH_MB:-200}' BENCH_MANY='${BENCH_MANY:-50}' ./node_modules/.bin/bun scripts/bench/${name}.ts"
   fi
   exec ./node_modules/.bin/bun "scripts/bench/${name}.ts"
 }

@@ -71,7 +71,8 @@ export interface Row {
   podman?: number | undefined;
   floor?: number | undefined;
   /** Target ratio against Podman (e.g. 0.5), or an absolute ms target. */
-  target?: { vsPodman?: number; vsFloor?: number; ms?: number } | undefined;
+  /** vsPodman/vsFloor/ms: at most; minVsPodman: at least (throughputs). */
+  target?: { vsPodman?: number; minVsPodman?: number; vsFloor?: number; ms?: number } | undefined;
   unit?: string;
 }
 
@@ -94,6 +95,10 @@ export function report(title: string, rows: Row[]): void {
     if (r.target?.vsPodman !== undefined) {
       targets.push(`<=${r.target.vsPodman}x podman`);
       if (vsP !== undefined) met &&= vsP <= r.target.vsPodman;
+    }
+    if (r.target?.minVsPodman !== undefined) {
+      targets.push(`>=${r.target.minVsPodman}x podman`);
+      if (vsP !== undefined) met &&= vsP >= r.target.minVsPodman;
     }
     if (r.target?.vsFloor !== undefined) {
       targets.push(`<=${r.target.vsFloor}x floor`);

@@ -6,7 +6,7 @@
  */
 import type { Hono } from "hono";
 import { createContainer } from "../../containers/create.ts";
-import { currentState, killContainer, removeContainer, stopContainer } from "../../containers/ops.ts";
+import { currentState, killContainer, removeContainer, stopContainer, stopSignalOf } from "../../containers/ops.ts";
 import { shimSocket, startContainer, StartFailure } from "../../containers/start.ts";
 import { SkiffError } from "../../errors.ts";
 import { parseSignal } from "../../oci/spec.ts";
@@ -61,7 +61,9 @@ export function registerContainers(app: Hono<ApiEnv>, state: ApiState): void {
 
   app.post("/containers/create", async (c) => {
     const body = await jsonBody(c, ContainerCreateSchema);
-    const plan = planCreate(body);
+    const { NetworkStore } = await import("../../network/store.ts");
+    const networks = new NetworkStore(ctx.paths);
+    const plan = planCreate(body, { networkExists: (n) => networks.find(n) !== undefined });
     const name = c.req.query("name") || undefined;
     const platform = c.req.query("platform") || undefined;
     const record = await createContainer(ctx, {
@@ -88,9 +90,13 @@ export function registerContainers(app: Hono<ApiEnv>, state: ApiState): void {
   app.post("/containers/:id/stop", async (c) => {
     const record = resolve(c.req.param("id"));
     const signal = signalParam(c.req.query("signal"));
+    const since = Date.now();
+    const s = currentState(ctx, record).status;
+    if (s !== "running" && s !== "paused") return c.body(null, 304);
+    state.containerEvent(record, "kill", { signal: String(signal ?? stopSignalOf(record)) });
     const stopped = await stopContainer(ctx, record, { timeoutSeconds: timeoutParam(c.req.query("t")), signal });
     if (!stopped) return c.body(null, 304);
-    state.containerEvent(record, "kill", { signal: String(signal ?? 15) });
+    await state.exitLearned(record.id, since, 1000);
     state.containerEvent(record, "stop");
     return c.body(null, 204);
   });
@@ -135,7 +141,12 @@ export function registerContainers(app: Hono<ApiEnv>, state: ApiState): void {
   app.delete("/containers/:id", async (c) => {
     const record = resolve(c.req.param("id"));
     const force = queryBool(c.req.query("force"));
+    const since = Date.now();
+    const wasRunning = currentState(ctx, record).status === "running";
     await removeContainer(ctx, record, { force });
+    // Its `die` (logged by the exit watch) comes before `destroy`, as with dockerd.
+    if (wasRunning) await state.exitLearned(record.id, since, 1000);
+    if (queryBool(c.req.query("v"))) await (await import("../../volumes/mounts.ts")).removeAnonymousVolumes(ctx, record);
     state.containerEvent(record, "destroy");
     return c.body(null, 204);
   });

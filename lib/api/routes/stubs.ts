@@ -1,9 +1,4 @@
-/**
- * Volumes and networks: skiff has neither yet (issue 4). Listing answers
- * with empty lists, so clients that only look keep working; anything that
- * would create or change one is 501 with a clear message, and a named one
- * is not found. Builds, swarm and plugins are not part of skiff.
- */
+/** What skiff does not do: builds, swarm and plugins. Clear 501s (and empty lists where clients only look). */
 import type { Hono } from "hono";
 import { SkiffError } from "../../errors.ts";
 import type { ApiEnv } from "../app.ts";
@@ -14,28 +9,6 @@ function missing(what: string): never {
 }
 
 export function registerStubs(app: Hono<ApiEnv>, _state: ApiState): void {
-  app.get("/volumes", (c) => c.json({ Volumes: [], Warnings: [] }));
-  app.post("/volumes/create", () => missing("creating volumes"));
-  app.post("/volumes/prune", (c) => c.json({ VolumesDeleted: null, SpaceReclaimed: 0 }));
-  app.get("/volumes/:name", (c) => {
-    throw new SkiffError("NotFound", `get ${c.req.param("name")}: no such volume`);
-  });
-  app.delete("/volumes/:name", (c) => {
-    throw new SkiffError("NotFound", `get ${c.req.param("name")}: no such volume`);
-  });
-
-  app.get("/networks", (c) => c.json([]));
-  app.post("/networks/create", () => missing("creating networks"));
-  app.post("/networks/prune", (c) => c.json({ NetworksDeleted: null }));
-  app.get("/networks/:id", (c) => {
-    throw new SkiffError("NotFound", `network ${c.req.param("id")} not found`);
-  });
-  app.delete("/networks/:id", (c) => {
-    throw new SkiffError("NotFound", `network ${c.req.param("id")} not found`);
-  });
-  app.post("/networks/:id/connect", () => missing("connecting containers to networks"));
-  app.post("/networks/:id/disconnect", () => missing("disconnecting containers from networks"));
-
   app.post("/build", () => missing("building images"));
   app.post("/build/prune", (c) => c.json({ CachesDeleted: null, SpaceReclaimed: 0 }));
   app.post("/session", () => missing("build sessions"));

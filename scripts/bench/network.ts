@@ -1,0 +1,178 @@
+/**
+ * Networking benchmark (issue 4), rootless: throughput through a published
+ * port (host → container), container → host, connection rate of a small HTTP
+ * server behind -p, and the start latency networking adds to `run --rm
+ * true`. Compared with Podman using the same helper: Debian's Podman 4.3 has
+ * slirp4netns (pasta came in 4.4), so skiff is measured with slirp4netns
+ * for the ratios, and with pasta (its default) for reference.
+ */
+import { connect, createServer } from "node:net";
+import { startRegistry } from "../../tests/helpers/registry.ts";
+import { publishBenchImages } from "./fixtures.ts";
+import { benchDir, median, must, Podman, report, run, sample, SKIFF, skiffEnv, wipeSkiff, type Row } from "./harness.ts";
+
+const MB = Number(process.env.BENCH_MB ?? 200);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+
+async function freePort(): Promise<number> {
+  return await new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === "object" && a ? a.port : 0));
+    });
+  });
+}
+
+/** Streams MB megabytes to 127.0.0.1:port; returns MB/s. Retries the connection until the forwarder listens. */
+async function pushTo(port: number): Promise<number> {
+  const chunk = Buffer.alloc(1 << 20, 120);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await new Promise<number>((resolve, reject) => {
+        const sock = connect(port, "127.0.0.1");
+        let sent = 0;
+        let t0 = 0;
+        sock.on("error", reject);
+        sock.on("connect", () => {
+          t0 = performance.now();
+          const write = (): void => {
+            while (sent < MB) {
+              sent += 1;
+              if (!sock.write(chunk)) {
+                sock.once("drain", write);
+                return;
+              }
+            }
+            sock.end();
+          };
+          write();
+        });
+        sock.on("close", () => resolve(MB / ((performance.now() - t0) / 1000)));
+      });
+    } catch (e) {
+      if (attempt > 50) throw e;
+      await Bun.sleep(100);
+    }
+  }
+}
+
+/** A sink on the host; resolves MB/s once a client sent everything and closed. */
+function hostSink(host: string): Promise<{ port: number; done: Promise<number> }> {
+  return new Promise((resolveSrv) => {
+    let resolveDone!: (v: number) => void;
+    const done = new Promise<number>((r) => {
+      resolveDone = r;
+    });
+    const srv = createServer((sock) => {
+      let bytes = 0;
+      const t0 = performance.now();
+      sock.on("data", (d) => {
+        bytes += d.length;
+      });
+      sock.on("end", () => {
+        srv.close();
+        resolveDone(bytes / (1 << 20) / ((performance.now() - t0) / 1000));
+      });
+    });
+    srv.listen(0, host, () => {
+      const a = srv.address();
+      resolveSrv({ port: typeof a === "object" && a ? a.port : 0, done });
+    });
+  });
+}
+
+async function hostAddress(): Promise<string> {
+  const r = await run(["ip", "-4", "route", "get", "1.1.1.1"]);
+  return /src (\d+\.\d+\.\d+\.\d+)/.exec(r.stdout)?.[1] ?? "127.0.0.1";
+}
+
+async function httpRate(port: number, seconds: number): Promise<number> {
+  const deadline = performance.now() + seconds * 1000;
+  let n = 0;
+  const worker = async (): Promise<void> => {
+    while (performance.now() < deadline) {
+      const r = await fetch(`http://127.0.0.1:${port}/hostname`, { headers: { connection: "close" } }).catch(() => undefined);
+      if (r) {
+        await r.arrayBuffer();
+        n += 1;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  return n / seconds;
+}
+
+type Tool = { name: string; cmd: (args: string[]) => string[]; env: Record<string, string>; net: string[] };
+
+async function measure(tool: Tool, image: string, hostIp: string): Promise<{ inbound: number; outbound: number; rate: number; start: number; startNone: number }> {
+  const inbound: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const port = await freePort();
+    const id = (await must(tool.cmd(["run", "-d", ...tool.net, "-p", `${port}:5000`, image, "sh", "-c", "nc -l -p 5000 > /dev/null"]), { env: tool.env })).stdout.trim();
+    inbound.push(await pushTo(port));
+    await run(tool.cmd(["rm", "-f", id]), { env: tool.env });
+  }
+  const outbound: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const sink = await hostSink(hostIp);
+    const script = `dd if=/dev/zero bs=1048576 count=${MB} 2>/dev/null | nc ${hostIp} ${sink.port}`;
+    await must(tool.cmd(["run", "--rm", ...tool.net, image, "sh", "-c", script]), { env: tool.env });
+    outbound.push(await Promise.race([sink.done, Bun.sleep(60_000).then(() => 0)]));
+  }
+  const port = await freePort();
+  const web = (await must(tool.cmd(["run", "-d", ...tool.net, "-p", `${port}:80`, image, "httpd", "-f", "-p", "80", "-h", "/etc"]), { env: tool.env })).stdout.trim();
+  await pushTo(port).catch(() => 0); // waits until the forwarder accepts
+  const rate = await httpRate(port, 3);
+  await run(tool.cmd(["rm", "-f", web]), { env: tool.env });
+  const start = median(await sample({ runs: RUNS * 3, measure: async () => void (await must(tool.cmd(["run", "--rm", ...tool.net, image, "true"]), { env: tool.env })) }));
+  const startNone = median(await sample({ runs: RUNS * 3, measure: async () => void (await must(tool.cmd(["run", "--rm", "--network", "none", image, "true"]), { env: tool.env })) }));
+  return { inbound: median(inbound), outbound: median(outbound), rate, start, startNone };
+}
+
+async function main(): Promise<void> {
+  const base = benchDir("network");
+  const reg = await startRegistry();
+  const podman = new Podman(base);
+  const env = skiffEnv(base);
+  try {
+    const { busybox } = await publishBenchImages(reg.host);
+    await must([SKIFF, "pull", "-q", busybox], { env });
+    const hostIp = await hostAddress();
+    const skiffSlirp: Tool = { name: "skiff (slirp4netns)", cmd: (a) => [SKIFF, ...a], env, net: ["--network", "slirp4netns"] };
+    const skiffPasta: Tool = { name: "skiff (pasta)", cmd: (a) => [SKIFF, ...a], env, net: [] };
+    const s = await measure(skiffSlirp, busybox, hostIp);
+    const sp = await measure(skiffPasta, busybox, hostIp);
+    let p: Awaited<ReturnType<typeof measure>> | undefined;
+    if (podman.available) {
+      await must(podman.cmd(["pull", "-q", "--tls-verify=false", busybox]), { env: podman.env });
+      p = await measure({ name: "podman (slirp4netns)", cmd: (a) => podman.cmd(a), env: podman.env, net: ["--network", "slirp4netns"] }, busybox, hostIp);
+    }
+    const rows: Row[] = [
+      { name: "host -> container via -p (MB/s)", skiff: s.inbound, podman: p?.inbound, unit: "MB/s", target: { minVsPodman: 0.9 } },
+      { name: "container -> host (MB/s)", skiff: s.outbound, podman: p?.outbound, unit: "MB/s", target: { minVsPodman: 0.9 } },
+      { name: "HTTP conn/s behind -p", skiff: s.rate, podman: p?.rate, unit: "req/s" },
+      { name: "start latency added by network", skiff: s.start - s.startNone, podman: p ? p.start - p.startNone : undefined, target: { vsPodman: 0.5 } },
+    ];
+    report(`network benchmark, rootless, same helper (slirp4netns) for both (medians of ${RUNS}; ${MB} MB streams)`, rows);
+    report("skiff with its default helper (pasta), for reference", [
+      { name: "host -> container via -p (MB/s)", skiff: sp.inbound, unit: "MB/s" },
+      { name: "container -> host (MB/s)", skiff: sp.outbound, unit: "MB/s" },
+      { name: "HTTP conn/s behind -p", skiff: sp.rate, unit: "req/s" },
+      { name: "start latency added by network", skiff: sp.start - sp.startNone },
+    ]);
+  } finally {
+    const left = (await run([SKIFF, "ps", "-aq"], { env })).stdout.trim().split("\n").filter(Boolean);
+    if (left.length > 0) await run([SKIFF, "rm", "-f", ...left], { env });
+    await wipeSkiff(env);
+    if (podman.available) {
+      await run(podman.cmd(["rm", "-f", "-a", "-t", "0"]), { env: podman.env });
+      await podman.wipe();
+      await podman.stopPause();
+    }
+    await reg.stop();
+    await run(["rm", "-rf", base]);
+  }
+}
+
+await main();

@@ -35,8 +35,19 @@ export function globalArgs(c: RuntimeConfig): string[] {
   return ["--root", c.root, ...quirks(c).globals(c)];
 }
 
-export function runArgs(c: RuntimeConfig, id: string, o: { bundle: string; pidFile: string; detach: boolean }): string[] {
-  return [c.path, ...globalArgs(c), "run", "--bundle", o.bundle, "--pid-file", o.pidFile, ...(o.detach ? ["--detach"] : []), id];
+export function runArgs(c: RuntimeConfig, id: string, o: { bundle: string; pidFile: string; detach: boolean; preserveFds?: number }): string[] {
+  const fds = o.preserveFds ? ["--preserve-fds", String(o.preserveFds)] : [];
+  return [c.path, ...globalArgs(c), "run", "--bundle", o.bundle, "--pid-file", o.pidFile, ...fds, ...(o.detach ? ["--detach"] : []), id];
+}
+
+/** `create`: the container waits, not yet running, until `start`. */
+export function createArgs(c: RuntimeConfig, id: string, o: { bundle: string; pidFile: string; preserveFds?: number }): string[] {
+  const fds = o.preserveFds ? ["--preserve-fds", String(o.preserveFds)] : [];
+  return [c.path, ...globalArgs(c), "create", "--bundle", o.bundle, "--pid-file", o.pidFile, ...fds, id];
+}
+
+export function startArgs(c: RuntimeConfig, id: string): string[] {
+  return [c.path, ...globalArgs(c), "start", id];
 }
 
 export function execArgs(c: RuntimeConfig, id: string, o: { processFile: string; pidFile: string; detach: boolean; tty: boolean }): string[] {

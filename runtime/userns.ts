@@ -98,6 +98,8 @@ export interface NamespaceSpawnOptions {
   stderr?: "pipe" | "inherit" | "ignore" | number;
   /** Start a new session (detach from the terminal). */
   detached?: boolean;
+  /** Our descriptors the child also gets, as fds 4.. (fd 3 is the trampoline's gate). */
+  extraFds?: number[];
 }
 
 /**
@@ -121,7 +123,7 @@ export async function spawnInUserNamespace(
   const child = Bun.spawn([unshare, ...nsArgs, "--", "/bin/sh", "-c", TRAMPOLINE, "sh", ...argv], {
     env,
     ...(opts.cwd ? { cwd: opts.cwd } : {}),
-    stdio: [opts.stdin ?? "ignore", opts.stdout ?? "inherit", opts.stderr ?? "inherit", "pipe"],
+    stdio: [opts.stdin ?? "ignore", opts.stdout ?? "inherit", opts.stderr ?? "inherit", "pipe", ...(opts.extraFds ?? [])],
     ...(opts.detached ? { detached: true } : {}),
   });
   const gate = child.stdio[3];

@@ -23,6 +23,8 @@ export DEBIAN_FRONTEND=noninteractive
 PACKAGES=(
   runc crun uidmap util-linux fuse-overlayfs passt slirp4netns iproute2
   docker-registry busybox-static skopeo apache2-utils openssl zstd tini
+  # kube play's pause process; the sd_notify socket stand-in in tests; systemd-analyze verify
+  catatonit python3 systemd
   ca-certificates curl git procps psmisc
 )
 # The API tests drive the real docker CLI; install Debian's when none is present.

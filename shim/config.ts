@@ -6,6 +6,7 @@
 import type { NetworkAttachment, NetworkPlan } from "../lib/network/plan.ts";
 import type { PortBinding } from "../lib/containers/ports.ts";
 import type { RuntimeConfig } from "../runtime/oci.ts";
+import type { ShimUnitConfig } from "../lib/systemd/unit-start.ts";
 import type { Healthcheck, RestartPolicy } from "../lib/containers/health.ts";
 
 export interface ShimConfig {
@@ -51,6 +52,8 @@ export interface ShimConfig {
   /** The healthcheck in force (image HEALTHCHECK with the run flags over it), if any. */
   healthcheck?: Healthcheck;
   healthOnFailure: "none" | "kill" | "restart" | "stop";
+  /** Running under a systemd unit: sd-notify and socket activation (lib/systemd/unit-start.ts). */
+  unit?: ShimUnitConfig;
   /** Initial terminal size. */
   rows?: number;
   cols?: number;

@@ -9,10 +9,10 @@
  * the foreground under a pty that the shim owns and proxies the container's
  * own pty; its exit status is the container's.
  */
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { FileSink, Subprocess, Terminal } from "bun";
-import { killArgs, runArgs, runtimeMessage, startFailureCode } from "../runtime/oci.ts";
+import { createArgs, killArgs, runArgs, runtimeMessage, startArgs, startFailureCode } from "../runtime/oci.ts";
 import { reapChild } from "../lib/sys/libc.ts";
 import { bootId, processStartTime } from "../lib/sys/proc.ts";
 import type { ShimConfig } from "./config.ts";
@@ -21,6 +21,54 @@ import { JsonFileLog, type LogStream } from "./log.ts";
 import { FRAME } from "./protocol.ts";
 import { patchState } from "./state.ts";
 import { StartError } from "./errors.ts";
+import { listenFdList } from "./notify.ts";
+
+/**
+ * The container's stdin for `-i` without a terminal: a FIFO in the run
+ * directory. Bun closes a subprocess's stdin pipe when the subprocess exits,
+ * and `runc run --detach` exits at once, handing the pipe to the container;
+ * a FIFO's write end is ours for as long as the container lives. Opening it
+ * read-write first means neither open waits for the other side.
+ */
+function stdinFifo(runDir: string): { readFd: number; writer: FileSink } {
+  const path = join(runDir, "stdin");
+  rmSync(path, { force: true });
+  const mk = Bun.spawnSync(["mkfifo", "-m", "600", path], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  if (mk.exitCode !== 0) throw new StartError(`mkfifo ${path}: ${mk.stderr.toString().trim()}`, 125);
+  const both = openSync(path, "r+");
+  try {
+    const readFd = openSync(path, "r");
+    return { readFd, writer: Bun.file(path).writer() };
+  } finally {
+    closeSync(both);
+  }
+}
+
+/** Longest wait for a pty's EOF after its process exited (output still in flight). */
+export const PTY_DRAIN_MS = 2000;
+
+/** A promise settled by a spawn's `terminal.exit` callback (EOF on the pty). */
+export function ptyClosed(): { closed: Promise<void>; done: () => void } {
+  let done!: () => void;
+  const closed = new Promise<void>((r) => {
+    done = r;
+  });
+  return { closed, done };
+}
+
+/**
+ * runc (and crun) copy their pty's size to the container's on SIGWINCH. The
+ * kernel sends it to the pty's foreground process group; send it as well,
+ * so a resize never depends on who holds the terminal.
+ */
+export function tellResized(runtime: Subprocess | undefined): void {
+  if (!runtime || runtime.exitCode !== null || runtime.signalCode !== null) return;
+  try {
+    runtime.kill("SIGWINCH");
+  } catch {
+    // exited meanwhile
+  }
+}
 
 interface Client {
   conn: Conn;
@@ -50,6 +98,8 @@ export class Container {
   #replayBytes = 0;
   #holding: { stream: LogStream; data: Uint8Array }[] | undefined = [];
   #stdin: FileSink | undefined;
+  /** The foreground runtime behind #terminal, which copies our pty's size to the container's. */
+  #terminalRuntime: Subprocess | undefined;
   #terminal: Terminal | undefined;
   #stdinClosed = false;
   readonly #exitWaiters: ((code: number) => void)[] = [];
@@ -75,19 +125,27 @@ export class Container {
     this.paused = false;
     this.#holding = [];
     this.#notifiedCode = undefined;
+    // A restart gets a new stdin FIFO: the previous run's writer goes.
+    this.closeStdin();
     this.#stdin = undefined;
     this.#stdinClosed = false;
   }
 
   /** Starts the container; again after an exit, for a restart (same bundle, rootfs and network). */
-  async start(extra: Record<string, unknown> = {}): Promise<void> {
+  /**
+   * `gate`: work that must finish before the container's process runs (its
+   * network helper); it overlaps the runtime's create when given.
+   */
+  async start(extra: Record<string, unknown> = {}, opts: { gate?: Promise<unknown> } = {}): Promise<void> {
     const cfg = this.#cfg;
     if (this.exitCode !== undefined) this.#newRun();
     const pidFile = join(cfg.runDir, "pid");
     rmSync(pidFile, { force: true });
     this.#log ??= new JsonFileLog(cfg.logPath, { maxSize: cfg.logMaxSize, maxFiles: cfg.logMaxFiles });
-    if (cfg.tty) await this.#startWithTerminal(pidFile);
-    else await this.#startWithPipes(pidFile);
+    if (cfg.tty) {
+      await opts.gate;
+      await this.#startWithTerminal(pidFile);
+    } else await this.#startWithPipes(pidFile, opts.gate);
     this.status = "running";
     this.startedAt = Date.now();
     const startedAt = new Date(this.startedAt).toISOString();
@@ -106,14 +164,23 @@ export class Container {
     });
   }
 
-  async #startWithPipes(pidFile: string): Promise<void> {
+  async #startWithPipes(pidFile: string, gate?: Promise<unknown>): Promise<void> {
     const cfg = this.#cfg;
-    const proc = Bun.spawn(runArgs(cfg.runtime, cfg.id, { bundle: cfg.bundle, pidFile, detach: true }), {
+    const fds = listenFdList(cfg);
+    const stdin = cfg.openStdin ? stdinFifo(cfg.runDir) : undefined;
+    // With a gate: create now, start once the gate opened; else one `run --detach`.
+    const argv = gate
+      ? createArgs(cfg.runtime, cfg.id, { bundle: cfg.bundle, pidFile, preserveFds: fds.length })
+      : runArgs(cfg.runtime, cfg.id, { bundle: cfg.bundle, pidFile, detach: true, preserveFds: fds.length });
+    const proc = Bun.spawn(argv, {
       cwd: cfg.bundle,
-      stdin: cfg.openStdin ? "pipe" : "ignore",
-      stdout: "pipe",
-      stderr: "pipe",
+      stdio: [stdin?.readFd ?? "ignore", "pipe", "pipe", ...fds],
     });
+    if (stdin) {
+      // The container holds the read end now; ours would keep it from ever seeing EOF.
+      closeSync(stdin.readFd);
+      this.#stdin = stdin.writer;
+    }
     const pumps = [this.#pump("stdout", proc.stdout), this.#pump("stderr", proc.stderr)];
     this.outputDone = Promise.all(pumps);
     const code = await proc.exited;
@@ -121,10 +188,19 @@ export class Container {
       // runc shares the container's stderr: what it wrote is its error.
       await Promise.race([this.outputDone, Bun.sleep(200)]);
       const message = runtimeMessage(this.#heldText()) || `${cfg.runtime.name} exited with status ${code}`;
+      await gate?.catch(() => {});
       throw new StartError(message, startFailureCode(message));
     }
+    if (gate) {
+      await gate;
+      const s = Bun.spawn(startArgs(cfg.runtime, cfg.id), { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+      const [sc, serr] = await Promise.all([s.exited, new Response(s.stderr).text()]);
+      if (sc !== 0) {
+        const message = runtimeMessage(serr) || `${cfg.runtime.name} start exited with status ${sc}`;
+        throw new StartError(message, startFailureCode(message));
+      }
+    }
     this.pid = Number(readFileSync(pidFile, "utf8").trim());
-    if (cfg.openStdin) this.#stdin = proc.stdin as FileSink;
     this.#release();
     if (!this.#reaperInstalled) {
       this.#reaperInstalled = true;
@@ -138,20 +214,27 @@ export class Container {
 
   async #startWithTerminal(pidFile: string): Promise<void> {
     const cfg = this.#cfg;
-    const term = new Bun.Terminal({
-      cols: cfg.cols ?? 80,
-      rows: cfg.rows ?? 24,
-      data: (_t, data) => this.#output("stdout", data),
-    });
-    this.#terminal = term;
+    // The pty is made by spawn itself (not a separate Bun.Terminal): then it
+    // is the runtime's controlling terminal, so a resize reaches it as
+    // SIGWINCH, and it is ours alone, so EOF on it means everything the
+    // runtime copied out has been read.
+    const pty = ptyClosed();
     const proc: Subprocess = Bun.spawn(runArgs(cfg.runtime, cfg.id, { bundle: cfg.bundle, pidFile, detach: false }), {
       cwd: cfg.bundle,
-      terminal: term,
+      terminal: {
+        cols: cfg.cols ?? 80,
+        rows: cfg.rows ?? 24,
+        data: (_t, data) => this.#output("stdout", data),
+        exit: pty.done,
+      },
     });
+    this.#terminal = proc.terminal;
+    this.#terminalRuntime = proc;
+    const drained = (): Promise<unknown> => Promise.race([pty.closed, Bun.sleep(PTY_DRAIN_MS)]);
     const deadline = Date.now() + 30_000;
     while (!existsSync(pidFile)) {
       if (proc.exitCode !== null || proc.signalCode !== null || Date.now() > deadline) {
-        await Bun.sleep(50);
+        await drained();
         const message = runtimeMessage(this.#heldText()) || `${cfg.runtime.name} exited with status ${proc.exitCode}`;
         throw new StartError(message, startFailureCode(message));
       }
@@ -164,11 +247,9 @@ export class Container {
       this.#reaperInstalled = true;
       process.on("SIGCHLD", () => this.#reapAdopted());
     }
-    proc.exited.then((code) => {
-      // Let the pty drain before telling the exit.
-      setTimeout(() => this.#finish(code), 50);
-    });
-    this.outputDone = proc.exited.then(() => Bun.sleep(60));
+    // The exit is told once the pty has drained.
+    this.outputDone = proc.exited.then(drained);
+    void Promise.all([proc.exited, this.outputDone]).then(([code]) => this.#finish(code));
   }
 
   #heldText(): string {
@@ -289,11 +370,19 @@ export class Container {
       return;
     }
     if (!this.#stdin || this.#stdinClosed) return;
+    // EPIPE once the container closed its stdin: later input is dropped, and a
+    // rejected flush must not go unhandled (that would end the shim).
+    const drop = (): void => {
+      this.#stdinClosed = true;
+    };
     try {
-      this.#stdin.write(data);
-      void this.#stdin.flush();
+      // Both may answer with a promise that rejects with EPIPE.
+      const written = this.#stdin.write(data);
+      if (written instanceof Promise) written.catch(drop);
+      const flushed = this.#stdin.flush();
+      if (flushed instanceof Promise) flushed.catch(drop);
     } catch {
-      // the container closed its stdin
+      drop();
     }
   }
 
@@ -301,14 +390,17 @@ export class Container {
     if (this.#stdinClosed || !this.#stdin) return;
     this.#stdinClosed = true;
     try {
-      void this.#stdin.end();
+      const ended = this.#stdin.end();
+      if (ended instanceof Promise) ended.catch(() => {});
     } catch {
       // already closed
     }
   }
 
   resize(rows: number, cols: number): void {
-    if (rows > 0 && cols > 0) this.#terminal?.resize(cols, rows);
+    if (rows <= 0 || cols <= 0 || !this.#terminal) return;
+    this.#terminal.resize(cols, rows);
+    tellResized(this.#terminalRuntime);
   }
 
   resizeExec(execId: string, rows: number, cols: number): void {

@@ -6,11 +6,11 @@
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { FileSink } from "bun";
+import type { FileSink, Terminal } from "bun";
 import { execArgs, runtimeMessage, startFailureCode } from "../runtime/oci.ts";
 import type { ShimConfig } from "./config.ts";
 import type { Conn } from "./conn.ts";
-import type { Container } from "./container.ts";
+import { ptyClosed, PTY_DRAIN_MS, tellResized, type Container } from "./container.ts";
 import { FRAME, type ShimRequest } from "./protocol.ts";
 
 type ExecRequest = Extract<ShimRequest, { op: "exec" }>;
@@ -38,8 +38,20 @@ export async function runExec(ctr: Container, cfg: ShimConfig, conn: Conn, req: 
   };
 
   if (req.detach) {
-    const p = Bun.spawn(argv, { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
-    const [code, err] = await Promise.all([p.exited, new Response(p.stderr).text()]);
+    // The detached process inherits runc's stdio: /dev/null, as Docker
+    // gives it (a pipe would hold this reply until the process ends, and
+    // block the process once full). runc's own error goes to a log file.
+    const logFile = join(cfg.runDir, `exec-${req.execId}.log`);
+    const [bin, ...rest] = argv;
+    const p = Bun.spawn([bin as string, "--log", logFile, ...rest], { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+    const code = await p.exited;
+    let err = "";
+    try {
+      err = readFileSync(logFile, "utf8");
+    } catch {
+      // nothing logged
+    }
+    rmSync(logFile, { force: true });
     if (code !== 0) {
       const message = runtimeMessage(err);
       conn.reply({ ok: false, kind: "FailedPrecondition", message: message || `exec failed with status ${code}` });
@@ -62,55 +74,95 @@ export async function runExec(ctr: Container, cfg: ShimConfig, conn: Conn, req: 
   let errText = "";
   let code: number;
   if (tty) {
-    const term = new Bun.Terminal({
-      cols: 80,
-      rows: 24,
-      data: (_t, data) => {
-        conn.frame(FRAME.STDOUT, data);
-        if (!existsSync(pidFile)) errText += new TextDecoder().decode(data);
+    // As for the container's own terminal (Container.#startWithTerminal): a
+    // pty made by spawn is runc's controlling terminal, and its EOF says
+    // that all output was read.
+    const pty = ptyClosed();
+    const proc = Bun.spawn(argv, {
+      terminal: {
+        cols: 80,
+        rows: 24,
+        data: (_t, data) => {
+          conn.frame(FRAME.STDOUT, data);
+          if (!existsSync(pidFile)) errText += new TextDecoder().decode(data);
+        },
+        exit: pty.done,
       },
     });
+    const term = proc.terminal as Terminal;
     ctr.execTerminals.set(req.execId, term);
-    const proc = Bun.spawn(argv, { terminal: term });
     conn.onFrames((type, payload) => {
       if (type === FRAME.STDIN) term.write(payload);
       else if (type === FRAME.RESIZE) {
         const { rows, cols } = JSON.parse(new TextDecoder().decode(payload)) as { rows: number; cols: number };
-        if (rows > 0 && cols > 0) term.resize(cols, rows);
+        if (rows > 0 && cols > 0) {
+          term.resize(cols, rows);
+          tellResized(proc);
+        }
       }
     });
     code = await proc.exited;
-    await Bun.sleep(30);
+    await Promise.race([pty.closed, Bun.sleep(PTY_DRAIN_MS)]);
   } else {
     const proc = Bun.spawn(argv, { stdin: req.stdin ? "pipe" : "ignore", stdout: "pipe", stderr: "pipe" });
     const stdin = req.stdin ? (proc.stdin as FileSink) : undefined;
+    let stdinGone = false;
+    // EPIPE once the process closed its stdin: later input is dropped. Any of
+    // these calls may answer with a promise that rejects; unhandled, that
+    // would end the shim and leave the container unsupervised.
+    const settle = (r: unknown): void => {
+      if (r instanceof Promise) {
+        r.catch(() => {
+          stdinGone = true;
+        });
+      }
+    };
     conn.onFrames((type, payload) => {
-      if (!stdin) return;
+      if (!stdin || stdinGone) return;
       try {
         if (type === FRAME.STDIN) {
-          stdin.write(payload);
-          void stdin.flush();
-        } else if (type === FRAME.STDIN_EOF) void stdin.end();
+          settle(stdin.write(payload));
+          settle(stdin.flush());
+        } else if (type === FRAME.STDIN_EOF) {
+          stdinGone = true;
+          settle(stdin.end());
+        }
       } catch {
-        // the process closed its stdin
+        stdinGone = true;
       }
     });
     conn.onClose = () => {
       // The client went away: nobody will close stdin for it.
+      if (!stdin || stdinGone) return;
+      stdinGone = true;
       try {
-        void stdin?.end();
+        settle(stdin.end());
       } catch {
         // already closed
       }
     };
+    // Until the process runs, stderr is runc's (its log lines): held back, so
+    // a failed start shows one clean error line rather than runc's log.
+    let held: Uint8Array[] = [];
+    const release = (): void => {
+      for (const h of held) conn.frame(FRAME.STDERR, h);
+      held = [];
+    };
     const pump = async (body: ReadableStream<Uint8Array>, type: number): Promise<void> => {
       for await (const chunk of body) {
-        if (type === FRAME.STDERR && !existsSync(pidFile)) errText += new TextDecoder().decode(chunk);
+        if (type === FRAME.STDERR && !existsSync(pidFile)) {
+          errText += new TextDecoder().decode(chunk);
+          held.push(chunk);
+          continue;
+        }
+        release();
         conn.frame(type, chunk);
       }
     };
     const [c] = await Promise.all([proc.exited, pump(proc.stdout, FRAME.STDOUT), pump(proc.stderr, FRAME.STDERR)]);
     code = c;
+    if (existsSync(pidFile) || code === 0) release();
+    else conn.frame(FRAME.STDERR, `Error: ${runtimeMessage(errText) || `exec failed with status ${code}`}\n`);
   }
   // No pid file: the process never started (runc said why on stderr).
   if (!existsSync(pidFile) && code !== 0) code = startFailureCode(runtimeMessage(errText));

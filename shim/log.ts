@@ -57,10 +57,29 @@ export class JsonFileLog {
     const text = this.#decoders[stream].decode(chunk, { stream: true });
     if (text.length === 0) return;
     const time = logTimestamp();
-    let out = "";
-    for (const entry of splitEntries(text)) out += encodeLogEntry(stream, entry, time);
-    const bytes = Buffer.from(out);
-    if (this.#maxSize > 0 && this.#size > 0 && this.#size + bytes.length > this.#maxSize) this.#rotate();
+    // Size limits hold per entry, as Docker's: a burst of output read in one
+    // chunk still rotates at the right line. Entries between rotations go
+    // out in one write.
+    let pending = "";
+    let pendingBytes = 0;
+    for (const entry of splitEntries(text)) {
+      const line = encodeLogEntry(stream, entry, time);
+      const n = Buffer.byteLength(line);
+      if (this.#maxSize > 0 && this.#size + pendingBytes > 0 && this.#size + pendingBytes + n > this.#maxSize) {
+        this.#append(pending);
+        pending = "";
+        pendingBytes = 0;
+        this.#rotate();
+      }
+      pending += line;
+      pendingBytes += n;
+    }
+    this.#append(pending);
+  }
+
+  #append(text: string): void {
+    if (text.length === 0) return;
+    const bytes = Buffer.from(text);
     let off = 0;
     while (off < bytes.length) off += writeSync(this.#fd, bytes, off, bytes.length - off);
     this.#size += bytes.length;

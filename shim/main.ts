@@ -8,21 +8,23 @@
  * --rm, removes it. It outlives the CLI that started it.
  */
 import { trace, traceMemory } from "../lib/trace.ts";
-import { openSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { existsSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { deleteArgs, pauseArgs, resumeArgs, runtimeMessage, startFailureCode } from "../runtime/oci.ts";
+import { deleteArgs, startFailureCode } from "../runtime/oci.ts";
 import { dup2, setChildSubreaper } from "../lib/sys/libc.ts";
 import type { ShimConfig } from "./config.ts";
 import { Conn } from "./conn.ts";
 import { Container } from "./container.ts";
 import { runExec } from "./exec.ts";
 import type { ShimRequest, SyncLine } from "./protocol.ts";
-import { setUpNetwork, type NetworkHandle } from "./network.ts";
+import { connectNetwork, prepareNetns, type NetworkHandle } from "./network.ts";
 import { confirmLease, releaseLease } from "../lib/network/members.ts";
 import { processStartTime } from "../lib/sys/proc.ts";
-import { mountRootfs, unmountRootfs } from "./rootfs.ts";
+import { mountRootfs, unmountRootfs, unmountUnder } from "./rootfs.ts";
 import { patchState } from "./state.ts";
 import { StartError } from "./errors.ts";
+import { pauseOrResume, watchOom } from "./pause.ts";
+import { UnitNotifier } from "./notify.ts";
 import { HealthChecker } from "./health.ts";
 import { restartDelayMs, shouldRestart } from "../lib/containers/health.ts";
 
@@ -62,14 +64,25 @@ export async function shimMain(argv: string[]): Promise<number> {
   for (const sig of ["SIGHUP", "SIGINT", "SIGTERM", "SIGPIPE"] as const) process.on(sig, () => {});
 
   const ctr = new Container(cfg);
+  const unit = UnitNotifier.prepare(cfg);
   let net: NetworkHandle = { stop: async () => {} };
+  let oomKilled = (): boolean => false;
   try {
-    net = await setUpNetwork(cfg.network, cfg.hostsFile, cfg.attachments);
-    for (const a of cfg.attachments) await confirmLease(a, cfg.id, { pid: process.pid, start: processStartTime(process.pid) ?? 0 });
-    if (net.address || cfg.ports.length > 0) patchState(cfg.containerDir, { ipAddress: net.address ?? "", ports: cfg.ports });
+    await prepareNetns(cfg.network);
+    // The network helper (pasta, slirp4netns, user networks) comes up while
+    // the runtime creates the container; its process starts only after.
+    const networked = connectNetwork(cfg.network, cfg.hostsFile, cfg.attachments).then(async (n) => {
+      net = n;
+      for (const a of cfg.attachments) await confirmLease(a, cfg.id, { pid: process.pid, start: processStartTime(process.pid) ?? 0 });
+      if (n.address || cfg.ports.length > 0) patchState(cfg.containerDir, { ipAddress: n.address ?? "", ports: cfg.ports });
+    });
+    networked.catch(() => {});
+    // A shim killed earlier leaves the runtime's state of this id behind, and runc would refuse the id.
+    if (existsSync(join(cfg.runtime.root, cfg.id))) await quiet(deleteArgs(cfg.runtime, cfg.id, { force: true }));
     await mountRootfs(cfg);
     traceMemory("shim: mounted");
-    await ctr.start();
+    await ctr.start({}, { gate: networked });
+    oomKilled = watchOom(ctr.pid, cfg.id);
     traceMemory("shim: started");
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
@@ -79,8 +92,13 @@ export async function shimMain(argv: string[]): Promise<number> {
     await net.stop();
     await releaseLeases(cfg);
     patchState(cfg.containerDir, { status: "created", exitCode, error: message, pid: 0, shimPid: 0, ipAddress: "", ports: [] });
+    // Removed before the verdict: when `run --rm` returns, the container is gone (as Docker).
+    if (cfg.autoRemove) {
+      await removeContainer(cfg).catch(() => {
+        // `skiff rm` can finish what is left; the verdict must go out
+      });
+    }
     sync({ error: message, exitCode });
-    if (cfg.autoRemove) await removeContainer(cfg);
     return 1;
   }
   const server = Bun.listen<Conn>({
@@ -109,6 +127,7 @@ export async function shimMain(argv: string[]): Promise<number> {
   });
 
   // Listening before the verdict: a client may connect the moment it reads it.
+  unit.started(ctr);
   sync({ pid: ctr.pid });
   detachStdout();
   // Startup garbage (module loading, the spawn of the runtime) is dead now:
@@ -138,7 +157,7 @@ export async function shimMain(argv: string[]): Promise<number> {
     if (!again) break;
     delay = restartDelayMs(delay, Date.now() - ctr.startedAt);
     restarts += 1;
-    patchState(cfg.containerDir, { status: "restarting", exitCode, finishedAt: new Date().toISOString(), pid: 0, restartCount: restarts });
+    patchState(cfg.containerDir, { status: "restarting", exitCode, oomKilled: oomKilled(), finishedAt: new Date().toISOString(), pid: 0, restartCount: restarts });
     ctr.notifyExit(exitCode, { keepOpen: false });
     await quiet(deleteArgs(cfg.runtime, cfg.id, { force: true }));
     const deadline = Date.now() + delay;
@@ -146,6 +165,7 @@ export async function shimMain(argv: string[]): Promise<number> {
     if (ctr.stopRequested || readStoppedByUser(cfg.containerDir)) break;
     try {
       await ctr.start({ restartCount: restarts });
+      oomKilled = watchOom(ctr.pid, cfg.id);
     } catch (e) {
       patchState(cfg.containerDir, { error: (e as Error).message });
       break;
@@ -153,7 +173,7 @@ export async function shimMain(argv: string[]): Promise<number> {
     health?.begin();
     exitCode = await ctr.exited;
   }
-  patchState(cfg.containerDir, { status: "exited", exitCode, finishedAt: new Date().toISOString(), pid: 0, ipAddress: "", ports: [] });
+  patchState(cfg.containerDir, { status: "exited", exitCode, oomKilled: oomKilled(), finishedAt: new Date().toISOString(), pid: 0, ipAddress: "", ports: [] });
   await net.stop();
   await releaseLeases(cfg);
   await quiet(deleteArgs(cfg.runtime, cfg.id, { force: true }));
@@ -172,7 +192,7 @@ export async function shimMain(argv: string[]): Promise<number> {
   // Give clients a moment to read the last frames.
   await ctr.clientsGone(2000);
   server.stop(true);
-  return 0;
+  return unit.exitCode(exitCode);
 }
 
 let healthChecker: HealthChecker | undefined;
@@ -213,6 +233,8 @@ async function removeContainer(cfg: ShimConfig): Promise<void> {
     // `skiff rm` can finish what is left
   }
   releaseNames(cfg);
+  // The network namespace file is still a mount point here.
+  unmountUnder(cfg.runDir);
   rmSync(cfg.runDir, { recursive: true, force: true });
   if (record) {
     const root = dirname(containersDir);
@@ -277,15 +299,14 @@ function handle(ctr: Container, cfg: ShimConfig, conn: Conn, req: ShimRequest): 
     }
     case "pause":
     case "resume": {
-      const argv = req.op === "pause" ? pauseArgs(cfg.runtime, cfg.id) : resumeArgs(cfg.runtime, cfg.id);
-      const p = Bun.spawn(argv, { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
-      Promise.all([p.exited, new Response(p.stderr).text()]).then(([code, err]) => {
-        if (code === 0) {
+      // The cgroup freezer, or SIGSTOP/SIGCONT without a cgroup (rootless on cgroup v1): shim/pause.ts.
+      void pauseOrResume(cfg, ctr.pid, req.op).then((r) => {
+        if (r.ok) {
           ctr.paused = req.op === "pause";
           patchState(cfg.containerDir, { status: ctr.paused ? "paused" : "running" });
           conn.reply({ ok: true });
         } else {
-          conn.reply({ ok: false, kind: "FailedPrecondition", message: runtimeMessage(err) || `${req.op} failed` });
+          conn.reply({ ok: false, kind: "FailedPrecondition", message: r.message });
         }
         conn.end();
       });

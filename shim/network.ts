@@ -7,9 +7,11 @@
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
+import { basename, dirname } from "node:path";
 import type { NetworkAttachment, NetworkPlan } from "../lib/network/plan.ts";
 import { slirpForward } from "../lib/network/plan.ts";
 import { StartError } from "./errors.ts";
+import { trace } from "../lib/trace.ts";
 
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const p = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
@@ -76,15 +78,23 @@ async function attach(netns: string, a: NetworkAttachment): Promise<void> {
   }
 }
 
-export async function setUpNetwork(plan: NetworkPlan, hostsFile: string | undefined, attachments: NetworkAttachment[] = []): Promise<NetworkHandle> {
+/** Creates the namespace file the runtime needs before it can create the container. */
+export async function prepareNetns(plan: NetworkPlan): Promise<void> {
+  if (plan.mode === "netns" || plan.mode === "pasta" || plan.mode === "slirp4netns") await createNetns(plan.netns);
+  trace("net: netns created");
+}
+
+/**
+ * Connects a prepared namespace (helper, user networks, hosts file). Runs
+ * while the runtime creates the container: the process starts only after.
+ */
+export async function connectNetwork(plan: NetworkPlan, hostsFile: string | undefined, attachments: NetworkAttachment[] = []): Promise<NetworkHandle> {
   if (plan.mode === "netns") {
-    await createNetns(plan.netns);
     await run(["nsenter", `--net=${plan.netns}`, "ip", "link", "set", "lo", "up"]);
     for (const a of attachments) await attach(plan.netns, a);
     return { address: attachments[0]?.ip, stop: async () => {} };
   }
   if (plan.mode !== "pasta" && plan.mode !== "slirp4netns") return { stop: async () => {} };
-  await createNetns(plan.netns);
   let stop: () => Promise<void>;
   if (plan.mode === "pasta") {
     const r = await run(plan.argv);
@@ -102,17 +112,24 @@ export async function setUpNetwork(plan: NetworkPlan, hostsFile: string | undefi
       }
     };
   } else {
-    const p = Bun.spawn(plan.argv, { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+    const p = Bun.spawn(plan.argv, { cwd: dirname(plan.apiSocket), stdin: "ignore", stdout: "ignore", stderr: "pipe" });
     if (!(await waitFor(plan.apiSocket, 5000))) {
       p.kill("SIGKILL");
       throw new StartError("slirp4netns did not start", 125);
     }
-    for (const b of plan.ports) {
-      const reply = await slirpApi(plan.apiSocket, slirpForward(b));
-      if (reply.includes("error")) {
-        p.kill("SIGTERM");
-        throw new StartError(`publishing ${b.hostIp}:${b.hostPort} failed: ${reply.trim()}`, 125);
+    // Connect by a relative name, from the socket's directory: sockaddr_un holds 108 bytes.
+    const prev = process.cwd();
+    process.chdir(dirname(plan.apiSocket));
+    try {
+      for (const b of plan.ports) {
+        const reply = await slirpApi(basename(plan.apiSocket), slirpForward(b));
+        if (reply.includes("error")) {
+          p.kill("SIGTERM");
+          throw new StartError(`publishing ${b.hostIp}:${b.hostPort} failed: ${reply.trim()}`, 125);
+        }
       }
+    } finally {
+      process.chdir(prev);
     }
     stop = async () => {
       p.kill("SIGTERM");
@@ -125,12 +142,18 @@ export async function setUpNetwork(plan: NetworkPlan, hostsFile: string | undefi
     await stop();
     throw e;
   }
+  trace("net: helper ready");
   // On a user network the container is known by its address there.
-  const address = attachments[0]?.ip ?? (await addressIn(plan.netns));
+  const address = attachments[0]?.ip ?? plan.address ?? (await addressIn(plan.netns));
   if (address && hostsFile && existsSync(hostsFile)) {
     // The placeholder line for the container's own name gets its real address.
     const text = readFileSync(hostsFile, "utf8").replace(/^127\.0\.1\.1\t/m, `${address}\t`);
     writeFileSync(hostsFile, text);
   }
   return { address, stop };
+}
+
+export async function setUpNetwork(plan: NetworkPlan, hostsFile: string | undefined, attachments: NetworkAttachment[] = []): Promise<NetworkHandle> {
+  await prepareNetns(plan);
+  return connectNetwork(plan, hostsFile, attachments);
 }

@@ -4,7 +4,7 @@
  * fuse-overlayfs, or a plain copy that needs no mount. Nothing here is
  * visible on the host, and the mounts vanish with the namespace.
  */
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { mount, umount, MNT_DETACH, MS_NODEV, MS_NOSUID } from "../lib/sys/libc.ts";
 import type { ShimConfig } from "./config.ts";
 
@@ -58,5 +58,33 @@ export async function unmountRootfs(cfg: ShimConfig): Promise<void> {
     umount(cfg.rootfs, MNT_DETACH);
   } catch {
     // The mount namespace dies with the shim anyway.
+  }
+}
+
+/**
+ * Detaches every mount at or below `dir` in our mount namespace (the
+ * container's network namespace file, a root filesystem left mounted), so
+ * the directory can be deleted: unlink(2) of a mount point in one's own
+ * namespace is EBUSY.
+ */
+export function unmountUnder(dir: string): void {
+  let text = "";
+  try {
+    text = readFileSync("/proc/self/mountinfo", "utf8");
+  } catch {
+    return;
+  }
+  const points = text
+    .split("\n")
+    .map((l) => (l.split(" ")[4] ?? "").replace(/\\040/g, " "))
+    .filter((p) => p === dir || p.startsWith(`${dir}/`))
+    // Deepest first.
+    .sort((a, b) => b.length - a.length);
+  for (const p of points) {
+    try {
+      umount(p, MNT_DETACH);
+    } catch {
+      // already gone
+    }
   }
 }

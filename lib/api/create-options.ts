@@ -1,8 +1,9 @@
 /**
  * A Docker `POST /containers/create` body → skiff's CreateOptions, with the
- * same syntax rules as the CLI flags (binds, tmpfs, ulimits), plus the
- * warnings dockerd would give for settings skiff accepts but cannot apply
- * yet (resource limits, restart policies). Settings that would silently
+ * same syntax rules as the CLI flags (binds, tmpfs, ulimits), networks,
+ * ports, volumes, restart policy and healthcheck, plus the warning dockerd
+ * would give for settings skiff accepts but cannot apply here (resource
+ * limits). Settings that would silently
  * change what the container is (unknown network modes, devices) are
  * refused with a clear message instead. Named and anonymous volumes are
  * created by the engine at create (lib/volumes).
@@ -145,6 +146,40 @@ function logOptions(hc: ApiHostConfig): { logMaxSize?: number; logMaxFiles?: num
   return out;
 }
 
+const RESTART_NAMES = ["no", "on-failure", "always", "unless-stopped"] as const;
+
+/** RestartPolicy and Healthcheck (durations: Docker's nanoseconds → ms). */
+function restartAndHealth(body: ContainerCreateBody, hc: ApiHostConfig): Partial<CreateOptions> {
+  const out: Partial<CreateOptions> = {};
+  const name = hc.RestartPolicy?.Name || "no";
+  if (!(RESTART_NAMES as readonly string[]).includes(name)) throw bad(`invalid restart policy: unknown policy '${name}'; use one of 'no', 'always', 'on-failure' or 'unless-stopped'`);
+  if (name !== "no" && hc.AutoRemove) throw bad("can't create 'AutoRemove' container with restart policy");
+  const retries = hc.RestartPolicy?.MaximumRetryCount ?? 0;
+  if (retries < 0) throw bad("invalid restart policy: maximum retry count can't be negative");
+  if (retries > 0 && name !== "on-failure") throw bad(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
+  out.restart = { name: name as (typeof RESTART_NAMES)[number], maximumRetryCount: retries };
+  const h = body.Healthcheck;
+  if (h) {
+    const ms = (ns: number | null | undefined): number | undefined => (typeof ns === "number" && ns > 0 ? Math.round(ns / 1e6) : undefined);
+    if (h.Test && h.Test[0] === "NONE") out.noHealthcheck = true;
+    else {
+      const hc2: NonNullable<CreateOptions["healthcheck"]> = {};
+      if (h.Test && h.Test.length > 0) hc2.test = h.Test;
+      const interval = ms(h.Interval);
+      const timeout = ms(h.Timeout);
+      const start = ms(h.StartPeriod);
+      const startInterval = ms(h.StartInterval);
+      if (interval !== undefined) hc2.intervalMs = interval;
+      if (timeout !== undefined) hc2.timeoutMs = timeout;
+      if (start !== undefined) hc2.startPeriodMs = start;
+      if (startInterval !== undefined) hc2.startIntervalMs = startInterval;
+      if (typeof h.Retries === "number" && h.Retries > 0) hc2.retries = h.Retries;
+      out.healthcheck = hc2;
+    }
+  }
+  return out;
+}
+
 function resourceWarnings(hc: ApiHostConfig): string[] {
   const limited = [hc.Memory, hc.MemorySwap, hc.MemoryReservation, hc.NanoCpus, hc.CpuShares, hc.CpuPeriod, hc.CpuQuota, hc.PidsLimit, hc.BlkioWeight].some((v) => typeof v === "number" && v > 0) || Boolean(hc.CpusetCpus);
   return limited ? ["Resource limits are not supported by skiff yet and were ignored."] : [];
@@ -156,9 +191,6 @@ export function planCreate(body: ContainerCreateBody, opts: { networkExists?: (n
   const hc: ApiHostConfig = body.HostConfig ?? {};
   const net = networkOptions(body, hc, opts.networkExists ?? (() => false));
   const warnings = resourceWarnings(hc);
-  const restart = hc.RestartPolicy?.Name ?? "";
-  if (restart !== "" && restart !== "no") warnings.push(`Restart policy "${restart}" is not supported by skiff yet: the container will not be restarted.`);
-  if (body.Healthcheck?.Test && body.Healthcheck.Test.length > 0 && body.Healthcheck.Test[0] !== "NONE") warnings.push("Health checks are not supported by skiff yet and were ignored.");
   if ((hc.Devices ?? []).length > 0) throw bad("--device is not supported yet");
   if (body.StopSignal) parseSignal(body.StopSignal);
   const entry = strSlice(body.Entrypoint);
@@ -193,6 +225,7 @@ export function planCreate(body: ContainerCreateBody, opts: { networkExists?: (n
     sysctls: hc.Sysctls ?? {},
     groupAdd: hc.GroupAdd ?? [],
     ...net,
+    ...restartAndHealth(body, hc),
   });
   return { image: body.Image, options, runtime: hc.Runtime || undefined, warnings };
 }

@@ -87,9 +87,25 @@ export class StreamSink {
     );
   }
 
-  /** Aborts when the client disconnected. */
+  /** Aborts when the client disconnected (or a linked signal aborted). */
   get signal(): AbortSignal {
     return this.#abort.signal;
+  }
+
+  /**
+   * Aborts `signal` when any of `signals` does; returns the cleanup that
+   * removes the listeners (long-lived signals, like the service's shutdown,
+   * would otherwise keep one per finished stream).
+   */
+  link(signals: readonly AbortSignal[]): () => void {
+    const abort = (): void => this.#abort.abort();
+    for (const s of signals) {
+      if (s.aborted) abort();
+      else s.addEventListener("abort", abort, { once: true });
+    }
+    return () => {
+      for (const s of signals) s.removeEventListener("abort", abort);
+    };
   }
 
   get closed(): boolean {
@@ -132,15 +148,23 @@ export class StreamSink {
  */
 export function streamResponse(
   produce: (sink: StreamSink) => Promise<void>,
-  opts: { status?: number; headers?: Record<string, string>; onError?: (sink: StreamSink, e: unknown) => Promise<void> } = {},
+  opts: {
+    status?: number;
+    headers?: Record<string, string>;
+    onError?: (sink: StreamSink, e: unknown) => Promise<void>;
+    /** Also end the stream (sink.signal) when one of these aborts: the request's, the service's shutdown. */
+    signals?: readonly AbortSignal[];
+  } = {},
 ): Response {
   const sink = new StreamSink();
+  const unlink = sink.link(opts.signals ?? []);
   void (async () => {
     try {
       await produce(sink);
     } catch (e) {
       if (!sink.closed && opts.onError) await opts.onError(sink, e).catch(() => {});
     } finally {
+      unlink();
       sink.close();
     }
   })();

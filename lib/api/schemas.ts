@@ -11,7 +11,6 @@ const str = z.string().nullish();
 const strs = z.array(z.string()).nullish();
 const bool = z.boolean().nullish();
 const int = z.number().int().nullish();
-const num = z.number().nullish();
 const strMap = z.record(z.string()).nullish();
 const objMap = z.record(z.object({}).passthrough()).nullish();
 

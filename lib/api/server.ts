@@ -14,11 +14,11 @@ import { dirname } from "node:path";
 import type { Duplex } from "node:stream";
 import type { Context } from "../context.ts";
 import { errnoCode, SkiffError } from "../errors.ts";
-import { registerImageUsers } from "../images/remove.ts";
 import { umask } from "../sys/libc.ts";
 import type { ListenAddress } from "./address.ts";
 import { createApp } from "./app.ts";
 import { serveNode } from "./bridge.ts";
+import { servePing } from "./fast-path.ts";
 import { handleUpgrade } from "./hijack.ts";
 import { ApiState } from "./state.ts";
 
@@ -95,8 +95,6 @@ export async function serveApi(ctx: Context, opts: ServeOptions): Promise<number
   ctx.ensureStorage();
   const state = new ApiState(ctx);
   const app = createApp(state);
-  // Images in use by a container are not removed without force (as dockerd).
-  registerImageUsers((imageId) => ctx.containers.list().filter((r) => r.image.id === imageId).map((r) => r.id.slice(0, 12)));
 
   let active = 0;
   let lastActivity = Date.now();
@@ -114,6 +112,7 @@ export async function serveApi(ctx: Context, opts: ServeOptions): Promise<number
     begin();
     res.on("close", finish);
     if (traceRequests) res.on("finish", () => process.stderr.write(`${req.method} ${req.url} ${res.statusCode}\n`));
+    if (servePing(req, res)) return;
     void serveNode(req, res, (r) => app.fetch(r)).catch(() => {
       try {
         res.destroy();

@@ -2,7 +2,7 @@
  * What the container commands do once their flags are parsed: call the
  * engine and behave like Docker (output, exit codes, attached sessions).
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import type { Context } from "../context.ts";
 import { trace } from "../trace.ts";
 import { exitCode as exitCodeOf, SkiffError, toSkiffError } from "../errors.ts";
@@ -14,29 +14,38 @@ import type { ContainerRecord } from "../containers/record.ts";
 import { shimSocket, startContainer, StartFailure } from "../containers/start.ts";
 import { inspectContainer, psRow, type PsRow } from "../containers/views.ts";
 import { parseSignal } from "../oci/spec.ts";
-import { shimRequest, shimSession } from "../../shim/client.ts";
+import { shimRequest, shimSession, type Session } from "../../shim/client.ts";
 import { eachName, finishBulk } from "./bulk.ts";
 import { ExitStatus } from "./main.ts";
 import { printList, printValue } from "./output.ts";
-import { createOptionsFromFlags, resolveEnv, parseEnvFile, type RunFlags } from "./run-flags.ts";
-import { parseDetachKeys, runSession, terminalSize } from "./session.ts";
+import { createOptionsFromFlags, prepareBindSources, resolveEnv, parseEnvFile, type RunFlags } from "./run-flags.ts";
+import { parseDetachKeys, rawTerminal, runSession, terminalSize, type SessionResult } from "./session.ts";
 import { writeStderr, writeStdout } from "./stdio.ts";
+import { ignoringMissing, notifyRunning, removeCidfiles, removeRunFiles, replaceExisting, SignalProxy, targetsOf, writePidFile } from "./unit-run.ts";
+import { unitLabels, unitStartFromEnv, type UnitStart } from "../systemd/unit-start.ts";
 
 type Flags = RunFlags & {
   detach?: boolean;
   sigProxy?: boolean;
   detachKeys?: string;
   cidfile?: string;
+  /** Remove a container of the same name (and the one a leftover --cidfile names) first. */
+  replace?: boolean;
+  /** Write the shim's pid here once the container runs. */
+  pidfile?: string;
   pull?: PullPolicy;
   platform?: string;
   runtime?: string;
 };
 
 async function create(ctx: Context, image: string, command: string[], flags: Flags): Promise<ContainerRecord> {
+  if (flags.replace) await replaceExisting(ctx, flags);
   if (flags.cidfile && existsSync(flags.cidfile)) {
     throw new SkiffError("AlreadyExists", `container ID file found, make sure the other container isn't running or delete ${flags.cidfile}`);
   }
   const options = createOptionsFromFlags(flags, command, { hostEnv: process.env, readFile: (p) => readFileSync(p, "utf8") });
+  options.labels = { ...unitLabels(process.env), ...options.labels };
+  prepareBindSources(flags, { exists: existsSync, mkdirp: (p) => mkdirSync(p, { recursive: true, mode: 0o755 }) });
   const record = await createContainer(ctx, {
     image,
     name: flags.name,
@@ -65,32 +74,56 @@ function failStart(e: unknown): never {
 
 export async function runCommand(ctx: Context, image: string, command: string[], flags: Flags): Promise<void> {
   trace("run: action");
-  const record = await create(ctx, image, command, flags);
-  const o = record.options;
-  if (flags.detach) {
+  // Foreground without a terminal: signals are passed on from the first moment (a unit may be stopped while we pull).
+  const proxy = !flags.detach && !flags.tty && flags.sigProxy !== false ? new SignalProxy() : undefined;
+  try {
+    const record = await create(ctx, image, command, flags);
+    const o = record.options;
+    const unit = unitOption();
+    if (flags.detach) {
+      try {
+        await startContainer(ctx, record, unit);
+      } catch (e) {
+        failStart(e);
+      }
+      if (flags.pidfile) writePidFile(ctx, record, flags.pidfile);
+      writeStdout(`${record.id}\n`);
+      return;
+    }
+    const early = proxy?.pending;
+    if (early !== undefined) {
+      // Told to stop before the container ran: it never will.
+      if (o.autoRemove) await removeContainer(ctx, record, { force: true }).catch(() => {});
+      throw new ExitStatus(128 + early);
+    }
+    const size = o.tty ? terminalSize() : undefined;
     try {
-      await startContainer(ctx, record);
+      await startContainer(ctx, record, { attach: true, ...(size ?? {}), ...unit });
     } catch (e) {
       failStart(e);
     }
-    writeStdout(`${record.id}\n`);
-    return;
+    if (flags.pidfile) writePidFile(ctx, record, flags.pidfile);
+    trace("run: started");
+    const sock = shimSocket(ctx, record.id);
+    proxy?.forward((signal) => void shimRequest(sock, { op: "kill", signal }).catch(() => {}));
+    const code = await attachAndWait(ctx, record, {
+      stdin: o.openStdin,
+      replay: true,
+      sigProxy: proxy === undefined && !o.tty && flags.sigProxy !== false,
+      detachKeys: flags.detachKeys,
+    });
+    trace("run: done");
+    if (o.autoRemove) removeRunFiles(flags);
+    throw new ExitStatus(code);
+  } finally {
+    proxy?.release();
   }
-  const size = o.tty ? terminalSize() : undefined;
-  try {
-    await startContainer(ctx, record, { attach: true, ...(size ?? {}) });
-  } catch (e) {
-    failStart(e);
-  }
-  trace("run: started");
-  const code = await attachAndWait(ctx, record, {
-    stdin: o.openStdin,
-    replay: true,
-    sigProxy: !o.tty && flags.sigProxy !== false,
-    detachKeys: flags.detachKeys,
-  });
-  trace("run: done");
-  throw new ExitStatus(code);
+}
+
+/** What a service manager gave this process (NOTIFY_SOCKET, LISTEN_FDS), for the shim. */
+function unitOption(): { unit?: UnitStart } {
+  const unit = unitStartFromEnv(process.env, process.pid);
+  return unit ? { unit } : {};
 }
 
 interface AttachOpts {
@@ -103,21 +136,28 @@ interface AttachOpts {
 /** Attaches to a running container's shim; returns the exit code (0 when detached). */
 async function attachAndWait(ctx: Context, record: ContainerRecord, opts: AttachOpts): Promise<number> {
   const sock = shimSocket(ctx, record.id);
-  const session = await shimSession(
-    sock,
-    { op: "attach", stdin: opts.stdin, stdout: true, stderr: true, replay: opts.replay },
-    { onStdout: writeStdout, onStderr: writeStderr },
-  );
-  const result = await runSession(session, {
-    tty: record.options.tty,
-    stdin: opts.stdin,
-    forwardSignal: opts.sigProxy
-      ? (signal) => {
-          void shimRequest(sock, { op: "kill", signal }).catch(() => {});
-        }
-      : undefined,
-    detachKeys: opts.detachKeys !== undefined ? parseDetachKeys(opts.detachKeys) : undefined,
-  });
+  const restore = rawTerminal({ tty: record.options.tty, stdin: opts.stdin });
+  let session: Session;
+  let result: SessionResult;
+  try {
+    session = await shimSession(
+      sock,
+      { op: "attach", stdin: opts.stdin, stdout: true, stderr: true, replay: opts.replay },
+      { onStdout: writeStdout, onStderr: writeStderr },
+    );
+    result = await runSession(session, {
+      tty: record.options.tty,
+      stdin: opts.stdin,
+      forwardSignal: opts.sigProxy
+        ? (signal) => {
+            void shimRequest(sock, { op: "kill", signal }).catch(() => {});
+          }
+        : undefined,
+      detachKeys: opts.detachKeys !== undefined ? parseDetachKeys(opts.detachKeys) : undefined,
+    });
+  } finally {
+    restore();
+  }
   if (result.detached) {
     session.close();
     return 0;
@@ -173,7 +213,7 @@ export async function startCommand(
     const record = ctx.containers.resolve(names[0] as string);
     const size = record.options.tty ? terminalSize() : undefined;
     try {
-      await startContainer(ctx, record, { attach: true, ...(size ?? {}) });
+      await startContainer(ctx, record, { attach: true, ...(size ?? {}), ...unitOption() });
     } catch (e) {
       failStart(e);
     }
@@ -185,10 +225,12 @@ export async function startCommand(
     });
     throw new ExitStatus(code);
   }
+  const unit = names.length === 1 ? unitOption() : {};
   const outcomes = await eachName(names, async (n) => {
     const record = ctx.containers.resolve(n);
     try {
-      await startContainer(ctx, record);
+      const r = await startContainer(ctx, record, unit);
+      if (r.alreadyRunning && unit.unit) await notifyRunning(ctx, record, unit.unit);
     } catch (e) {
       if (e instanceof StartFailure) throw new SkiffError("FailedPrecondition", e.message);
       throw e;
@@ -206,11 +248,16 @@ function timeoutOf(time: string | undefined): number | undefined {
   return n;
 }
 
-export async function stopCommand(ctx: Context, names: string[], opts: { time?: string; signal?: string }): Promise<void> {
+export async function stopCommand(
+  ctx: Context,
+  names: string[],
+  opts: { time?: string; signal?: string; ignore?: boolean; cidfile?: string[] },
+): Promise<void> {
   const timeoutSeconds = timeoutOf(opts.time);
   const signal = opts.signal ? parseSignal(opts.signal) : undefined;
+  const targets = targetsOf(names, opts);
   const outcomes = await Promise.all(
-    names.map(async (n) => {
+    targets.map(async (n) => {
       try {
         const record = ctx.containers.resolve(n);
         await stopContainer(ctx, record, { timeoutSeconds, signal });
@@ -221,7 +268,7 @@ export async function stopCommand(ctx: Context, names: string[], opts: { time?: 
     }),
   );
   for (const o of outcomes) if (o.ok) writeStdout(`${o.value}\n`);
-  finishBulk(outcomes, "stop");
+  finishBulk(ignoringMissing(outcomes, opts.ignore), "stop");
 }
 
 export async function restartCommand(ctx: Context, names: string[], opts: { time?: string; signal?: string }): Promise<void> {
@@ -252,11 +299,19 @@ export async function killCommand(ctx: Context, names: string[], opts: { signal:
   finishBulk(outcomes, "kill");
 }
 
-export async function rmCommand(ctx: Context, names: string[], opts: { force?: boolean; volumes?: boolean }): Promise<void> {
+export async function rmCommand(
+  ctx: Context,
+  names: string[],
+  opts: { force?: boolean; volumes?: boolean; ignore?: boolean; cidfile?: string[]; time?: string },
+): Promise<void> {
+  const targets = targetsOf(names, opts);
+  // --time with --force: a graceful stop (stop signal, then SIGKILL after that long) instead of SIGKILL.
+  const timeoutSeconds = timeoutOf(opts.time);
   const outcomes = await Promise.all(
-    names.map(async (n) => {
+    targets.map(async (n) => {
       try {
         const rec = ctx.containers.resolve(n);
+        if (opts.force && timeoutSeconds !== undefined) await stopContainer(ctx, rec, { timeoutSeconds });
         await removeContainer(ctx, rec, { force: opts.force ?? false });
         if (opts.volumes) await (await import("../volumes/mounts.ts")).removeAnonymousVolumes(ctx, rec);
         return { name: n, ok: true as const, value: n };
@@ -266,7 +321,8 @@ export async function rmCommand(ctx: Context, names: string[], opts: { force?: b
     }),
   );
   for (const o of outcomes) if (o.ok) writeStdout(`${o.value}\n`);
-  finishBulk(outcomes, "rm");
+  removeCidfiles(ctx, opts.cidfile);
+  finishBulk(ignoringMissing(outcomes, opts.ignore), "rm");
 }
 
 export async function waitCommand(ctx: Context, names: string[]): Promise<void> {
@@ -429,12 +485,18 @@ export async function execCommand(
     return;
   }
   const stdin = Boolean(flags.interactive);
-  const session = await shimSession(sock, { op: "exec", execId, process: proc, stdin, detach: false }, { onStdout: writeStdout, onStderr: writeStderr });
-  const result = await runSession(session, {
-    tty,
-    stdin,
-    detachKeys: flags.detachKeys !== undefined ? parseDetachKeys(flags.detachKeys) : undefined,
-  });
+  const restore = rawTerminal({ tty, stdin });
+  let result: SessionResult;
+  try {
+    const session = await shimSession(sock, { op: "exec", execId, process: proc, stdin, detach: false }, { onStdout: writeStdout, onStderr: writeStderr });
+    result = await runSession(session, {
+      tty,
+      stdin,
+      detachKeys: flags.detachKeys !== undefined ? parseDetachKeys(flags.detachKeys) : undefined,
+    });
+  } finally {
+    restore();
+  }
   if (result.detached) return;
   throw new ExitStatus(result.exitCode ?? 126);
 }

@@ -8,10 +8,12 @@ import { imageVerbs } from "./commands/images.ts";
 import { networkVerbs } from "./commands/networks.ts";
 import { systemVerbs } from "./commands/system.ts";
 import { volumeVerbs } from "./commands/volumes.ts";
+import { systemdVerbs } from "./commands/systemd.ts";
+import { kubeVerbs } from "./commands/kube.ts";
 import { VERSION } from "../version.ts";
 
 /** Every top-level verb, in help order. */
-const VERBS: Record<string, (program: Command) => void> = { ...containerVerbs, ...imageVerbs, ...networkVerbs, ...volumeVerbs, ...systemVerbs };
+const VERBS: Record<string, (program: Command) => void> = { ...containerVerbs, ...imageVerbs, ...networkVerbs, ...volumeVerbs, ...systemdVerbs, ...kubeVerbs, ...systemVerbs };
 
 /** Global options that take a value, to find the verb in argv. */
 const VALUED_GLOBALS = new Set(["--root", "--runroot", "--log-level"]);

@@ -11,8 +11,10 @@ import { parseDuration, parseSize } from "./render.ts";
 import { parseRestartPolicy } from "../containers/health.ts";
 import { parseAddHost } from "../network/etcfiles.ts";
 import { mergeBindings, parsePublish } from "../network/publish.ts";
+import { parseSdNotifyMode } from "../systemd/notify.ts";
+import { resourcesFromFlags, type ResourceFlags } from "./resource-flags.ts";
 
-export interface RunFlags {
+export interface RunFlags extends ResourceFlags {
   detach?: boolean;
   interactive?: boolean;
   tty?: boolean;
@@ -52,6 +54,8 @@ export interface RunFlags {
   dnsSearch?: string[];
   dnsOption?: string[];
   addHost?: string[];
+  /** --sdnotify conmon|container|healthy|ignore */
+  sdnotify?: string;
   restart?: string;
   healthCmd?: string;
   healthInterval?: string;
@@ -314,13 +318,34 @@ export function createOptionsFromFlags(
     dns: flags.dns ?? [],
     dnsSearch: flags.dnsSearch ?? [],
     dnsOptions: flags.dnsOption ?? [],
+    ...(flags.sdnotify ? { sdNotify: parseSdNotifyMode(flags.sdnotify) } : {}),
     addHosts: (flags.addHost ?? []).map((h) => {
       parseAddHost(h, "0.0.0.0");
       return h;
     }),
+    resources: resourcesFromFlags(flags),
     restart: parseRestartPolicy(flags.restart ?? "no"),
     healthcheck: healthFlags(flags),
     noHealthcheck: flags.healthcheck === false,
     healthOnFailure: parseHealthOnFailure(flags.healthOnFailure),
   });
+}
+
+/**
+ * What Docker does with missing bind sources before anything is created:
+ * `--mount type=bind` refuses ("bind source path does not exist"), while
+ * `-v /host:/ctr` creates the host directory. IO is passed in.
+ */
+export function prepareBindSources(
+  flags: Pick<RunFlags, "volume" | "mount">,
+  io: { exists: (path: string) => boolean; mkdirp: (path: string) => void },
+): void {
+  for (const m of (flags.mount ?? []).map(parseMount)) {
+    if (m.type === "bind" && m.source && !io.exists(m.source)) {
+      throw bad(`invalid mount config for type "bind": bind source path does not exist: ${m.source}`);
+    }
+  }
+  for (const m of (flags.volume ?? []).map(parseVolume)) {
+    if (m.type === "bind" && m.source && !io.exists(m.source)) io.mkdirp(m.source);
+  }
 }

@@ -75,9 +75,26 @@ class KeyMatcher {
   }
 }
 
+/**
+ * Puts our terminal in raw mode for an interactive tty session (a no-op
+ * otherwise) and returns the undo. Called before attaching, so that the
+ * first output (a replayed prompt) is already written raw.
+ */
+export function rawTerminal(opts: { tty: boolean; stdin: boolean }): () => void {
+  const stdin = process.stdin;
+  if (!(opts.tty && opts.stdin && stdin.isTTY)) return () => {};
+  stdin.setRawMode(true);
+  // Bun's raw mode (like libuv's) keeps output processing on: the
+  // container's pty already sends "\r\n", which our terminal would turn
+  // into "\r\r\n". Docker's raw mode clears OPOST; so do we. Leaving raw
+  // mode restores the saved settings, OPOST included.
+  Bun.spawnSync(["stty", "-opost"], { stdin: "inherit", stdout: "ignore", stderr: "ignore" });
+  return () => stdin.setRawMode(false);
+}
+
+/** Pumps a session until it ends or is detached. The caller owns raw mode (rawTerminal). */
 export async function runSession(session: Session, opts: SessionOptions): Promise<SessionResult> {
   const stdin = process.stdin;
-  const rawMode = opts.tty && opts.stdin && stdin.isTTY;
   let detachResolve!: () => void;
   const detached = new Promise<void>((r) => {
     detachResolve = r;
@@ -103,10 +120,6 @@ export async function runSession(session: Session, opts: SessionOptions): Promis
     }
   }
   if (opts.stdin) {
-    if (rawMode) {
-      stdin.setRawMode(true);
-      cleanups.push(() => stdin.setRawMode(false));
-    }
     const matcher = new KeyMatcher(opts.tty ? (opts.detachKeys ?? new Uint8Array([16, 17])) : new Uint8Array(0));
     const onData = (chunk: Buffer): void => {
       const { forward, hit } = matcher.feed(new Uint8Array(chunk));

@@ -14,12 +14,17 @@ import { humanSize } from "./render.ts";
 export async function createCommand(
   ctx: Context,
   positional: string | undefined,
-  opts: { name?: string; driver: string; label?: string[]; opt?: string[] },
+  opts: { name?: string; driver: string; label?: string[]; opt?: string[]; ignore?: boolean },
 ): Promise<void> {
   if (positional !== undefined && opts.name !== undefined && positional !== opts.name) {
     throw new SkiffError("InvalidArgument", "conflicting options: either specify --name or provide positional arg, not both");
   }
   if (opts.driver !== "local") throw new SkiffError("InvalidArgument", `volume driver ${JSON.stringify(opts.driver)} is not supported: only "local"`);
+  const wanted = positional ?? opts.name;
+  if (opts.ignore && wanted !== undefined && volumeStore(ctx).exists(wanted)) {
+    process.stdout.write(`${wanted}\n`);
+    return;
+  }
   const meta = await createVolume(ctx, {
     name: positional ?? opts.name,
     labels: parseKeyValues(opts.label ?? [], "label"),

@@ -33,6 +33,8 @@ export interface CreateRequest {
   /** Told before an image is pulled because it is missing ("Unable to find image..."). */
   onPull?: ((image: string) => void) | undefined;
   onPullEvent?: ((e: PullEvent) => void) | undefined;
+  /** Told what is accepted but not as asked (resource limits this host cannot enforce); default: stderr. */
+  onWarning?: ((message: string) => void) | undefined;
 }
 
 async function imageFor(ctx: Context, req: CreateRequest): Promise<ImageRecord> {
@@ -40,7 +42,8 @@ async function imageFor(ctx: Context, req: CreateRequest): Promise<ImageRecord> 
   const local = policy === "always" ? undefined : findImage(ctx.images.list(), req.image);
   if (local) return local;
   if (policy === "never") throw new SkiffError("NotFound", `no such image: ${req.image}`);
-  req.onPull?.(req.image);
+  // "Unable to find image locally" is only true when we looked (not with --pull always).
+  if (policy !== "always") req.onPull?.(req.image);
   const { pullImage } = await import("../images/pull.ts");
   const { parsePlatform } = await import("../images/platform.ts");
   const r = await pullImage(ctx, req.image, {
@@ -65,6 +68,12 @@ function imageName(input: string, img: ImageRecord): string {
 export async function createContainer(ctx: Context, req: CreateRequest): Promise<ContainerRecord> {
   trace("create: start");
   ctx.ensureStorage();
+  // Limits Docker would refuse fail before anything is pulled or made.
+  const id = newContainerId();
+  const runtime = req.runtime ?? ctx.config.runtime ?? defaultRuntimeName();
+  const { cgroupHost, planResources, appliedOf } = await import("./cgroups.ts");
+  const plan = planResources(req.options.resources, cgroupHost({ rootless: ctx.rootless }), { id, runtime });
+  const warn = req.onWarning ?? ((m: string) => process.stderr.write(`WARNING: ${m}\n`));
   const img = await imageFor(ctx, req);
   trace("create: image resolved");
   const imageConfig = readImageConfig(ctx, img).config ?? null;
@@ -79,9 +88,16 @@ export async function createContainer(ctx: Context, req: CreateRequest): Promise
   if (driver.driver === "copy") {
     throw new SkiffError("FailedPrecondition", `no usable overlay filesystem (${driver.reason}); the copy driver is not available yet`);
   }
-  const id = newContainerId();
   const store = ctx.containers;
-  const name = req.name ? (store.reserveName(req.name, id), req.name) : store.reserveRandomName(id);
+  // The directory first: it tells others that the name's owner is alive (see ContainerStore.reserveName).
+  mkdirSync(store.dir(id), { recursive: true, mode: 0o700 });
+  let name: string;
+  try {
+    name = req.name ? (store.reserveName(req.name, id), req.name) : store.reserveRandomName(id);
+  } catch (e) {
+    store.removeDir(id);
+    throw e;
+  }
   const record: ContainerRecord = {
     schemaVersion: 1,
     id,
@@ -90,11 +106,13 @@ export async function createContainer(ctx: Context, req: CreateRequest): Promise
     image: { id: img.id, name: imageName(req.image, img), chainIds: img.chainIds as Digest[] },
     imageConfig,
     options,
-    runtime: req.runtime ?? ctx.config.runtime ?? defaultRuntimeName(),
+    runtime,
     rootless: ctx.rootless,
     driver: driver.driver,
+    resources: appliedOf(plan),
     incomplete: true,
   };
+  for (const w of plan.warnings) warn(w);
   try {
     store.write(record);
     vols.releasePreparedVolumes(options);

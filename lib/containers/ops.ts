@@ -4,7 +4,8 @@
  * shim is gone (killed) the CLI does the work itself through the container's
  * user namespace, so a container can always be stopped and removed.
  */
-import { rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import type { Context } from "../context.ts";
 import { SkiffError } from "../errors.ts";
 import { acquireLock } from "../lock.ts";
@@ -12,10 +13,12 @@ import { parseSignal } from "../oci/spec.ts";
 import { sameProcess } from "../sys/proc.ts";
 import { shimRequest } from "../../shim/client.ts";
 import { deleteArgs } from "../../runtime/oci.ts";
+import { spawnInUserNamespace } from "../../runtime/userns.ts";
 import type { ContainerRecord } from "./record.ts";
 import { runtimeConfig } from "./runtime.ts";
+import { cgroupHost, removeContainerCgroups } from "./cgroups.ts";
 import { containerLock, runDir, shimSocket } from "./start.ts";
-import { liveState, readState, writeState, type LiveState } from "./state.ts";
+import { liveState, readState, waitProcessGone, writeState, type LiveState } from "./state.ts";
 
 export function currentState(ctx: Context, record: ContainerRecord): LiveState {
   return liveState(readState(ctx.containers.dir(record.id)));
@@ -51,15 +54,52 @@ async function waitGone(pid: number, start: number, ms: number): Promise<boolean
   return !sameProcess(pid, start);
 }
 
-/** Records the end of a container nobody supervises any more. */
-async function finishOrphan(ctx: Context, record: ContainerRecord, state: LiveState, exitCode: number): Promise<void> {
+/**
+ * Deletes the runtime's state of a container whose shim is gone (runc kills
+ * a live init first). Rootless, the state belongs to root of a user
+ * namespace: the container's own while it lives, else a fresh one with the
+ * same maps, which owns the files just as well.
+ */
+async function deleteRuntimeState(ctx: Context, record: ContainerRecord, state: LiveState): Promise<void> {
   try {
     const rt = runtimeConfig(ctx, record.runtime);
-    if (record.rootless && sameProcess(state.pid, state.pidStart)) await inContainerNs(record, state.pid, deleteArgs(rt, record.id, { force: true }));
-    else if (!record.rootless) await Bun.spawn(deleteArgs(rt, record.id, { force: true }), { stdout: "ignore", stderr: "ignore" }).exited;
+    if (!existsSync(join(rt.root, record.id))) return;
+    const argv = deleteArgs(rt, record.id, { force: true });
+    if (!record.rootless) await Bun.spawn(argv, { stdin: "ignore", stdout: "ignore", stderr: "ignore" }).exited;
+    else if (sameProcess(state.pid, state.pidStart)) await inContainerNs(record, state.pid, argv);
+    else await (await spawnInUserNamespace(argv, ctx.userns, { stdin: "ignore", stdout: "ignore", stderr: "ignore" })).exited;
   } catch {
     // runtime state is on tmpfs; it goes with the next reboot at worst
   }
+}
+
+/** Stops the network helper (pasta) a killed shim left running, checking the pid is still that helper. */
+function stopNetworkHelper(ctx: Context, record: ContainerRecord): void {
+  const dir = runDir(ctx, record.id);
+  try {
+    const pid = Number(readFileSync(join(dir, "pasta.pid"), "utf8").trim());
+    if (pid > 0 && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(dir)) process.kill(pid, "SIGTERM");
+  } catch {
+    // none, or gone
+  }
+}
+
+/**
+ * Bun's recursive rmSync gives up silently, leaving the directory, when an
+ * entry vanishes under it (the shim unlinking its socket as it exits): try
+ * again until it is really gone.
+ */
+function removeTree(path: string): void {
+  for (let i = 0; i < 5; i++) {
+    rmSync(path, { recursive: true, force: true });
+    if (!existsSync(path)) return;
+  }
+}
+
+/** Records the end of a container nobody supervises any more. */
+async function finishOrphan(ctx: Context, record: ContainerRecord, state: LiveState, exitCode: number): Promise<void> {
+  await deleteRuntimeState(ctx, record, state);
+  stopNetworkHelper(ctx, record);
   const { shimAlive: _a, note: _n, ...stored } = state;
   writeState(ctx.containers.dir(record.id), {
     ...stored,
@@ -82,16 +122,29 @@ export async function stopContainer(
   const signal = opts.signal ?? stopSignalOf(record);
   const timeout = opts.timeoutSeconds ?? stopTimeoutOf(record);
   if (state.shimAlive) {
-    await shimRequest(shimSocket(ctx, record.id), { op: "stop", signal, timeoutSeconds: timeout });
-    await waitExitRecorded(ctx, record, 5000);
-    return true;
+    try {
+      await shimRequest(shimSocket(ctx, record.id), { op: "stop", signal, timeoutSeconds: timeout });
+      await waitExitRecorded(ctx, record, 5000);
+      return true;
+    } catch (e) {
+      // The shim may finish (and close its socket) while answering: what it recorded counts.
+      if (!(e instanceof SkiffError && e.kind === "Unavailable")) throw e;
+      await waitExitRecorded(ctx, record, 5000);
+      const now = currentState(ctx, record);
+      if (now.status !== "running" && now.status !== "paused") return true;
+      if (now.shimAlive) throw e;
+    }
   }
+  // Nobody reaps an orphan for us, so its real status is lost: report the
+  // signal that ended it, as a shell would (128 + signal).
+  let sent = signal;
   await signalOrphan(record, state, signal);
   if (!(await waitGone(state.pid, state.pidStart, timeout * 1000))) {
+    sent = 9;
     await signalOrphan(record, state, 9);
     await waitGone(state.pid, state.pidStart, 5000);
   }
-  await finishOrphan(ctx, record, state, timeout === 0 ? 137 : 143);
+  await finishOrphan(ctx, record, state, 128 + sent);
   return true;
 }
 
@@ -153,12 +206,24 @@ export async function removeContainer(ctx: Context, record: ContainerRecord, opt
   const lock = await acquireLock(containerLock(ctx, record.id));
   try {
     const dir = ctx.containers.dir(record.id);
+    // A shim that just recorded the exit is still tidying up (runtime delete,
+    // unmount): once rm returns, no process of the container is left.
+    const before = readState(dir);
+    await waitProcessGone(before.shimPid, before.shimStart, 3000);
     const fresh = readState(dir);
     writeState(dir, { ...fresh, status: "removing" });
     ctx.containers.releaseName(record.name, record.id);
+    // A shim that died left the runtime's state (and maybe its network helper) behind.
+    const live = liveState(fresh);
+    if (!live.shimAlive) {
+      await deleteRuntimeState(ctx, record, live);
+      stopNetworkHelper(ctx, record);
+    }
     // The writable layer holds files owned by container ids: delete in the namespace.
     await ctx.executor.remove([dir]);
-    rmSync(runDir(ctx, record.id), { recursive: true, force: true });
+    removeTree(runDir(ctx, record.id));
+    // runc removes the cgroup at delete; a runc or shim that was killed may have left it.
+    removeContainerCgroups(record.id, cgroupHost({ rootless: record.rootless }));
   } finally {
     lock.release();
   }

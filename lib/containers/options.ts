@@ -4,6 +4,7 @@
  * the OCI spec builder; zod-checked when read back from disk.
  */
 import { z } from "zod";
+import { resourcesSchema } from "./resources.ts";
 
 export const mountSchema = z.object({
   type: z.enum(["bind", "volume", "tmpfs"]),
@@ -94,6 +95,10 @@ export const createOptionsSchema = z.lazy(() =>
   dnsOptions: z.array(z.string()).default([]),
   /** --add-host name:ip */
   addHosts: z.array(z.string()).default([]),
+  /** --sdnotify: how systemd learns the container is ready (lib/systemd/notify.ts); unset: conmon under a unit. */
+  sdNotify: z.enum(["conmon", "container", "healthy", "ignore"]).optional(),
+  /** Resource limits asked for (--memory, --cpus, --pids-limit...); what is in force is record.resources. */
+  resources: resourcesSchema.default({}),
   /** --restart: what the shim does when the container exits. */
   restart: z
     .object({

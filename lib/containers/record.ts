@@ -6,14 +6,16 @@
  * two concurrent creates can never get the same name, without a global lock.
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import type { Digest } from "../digest.ts";
 import { errnoCode, SkiffError } from "../errors.ts";
 import { atomicWriteJson, readJsonFile } from "../fsutil.ts";
+import { tryLock } from "../lock.ts";
 import { ContainerConfigSchema } from "../images/manifest.ts";
 import { createOptionsSchema } from "./options.ts";
+import { appliedResourcesSchema } from "./resources.ts";
 
 const digest = z.string().regex(/^sha(256|512):[a-f0-9]+$/) as unknown as z.ZodType<Digest>;
 
@@ -39,6 +41,8 @@ export const recordSchema = z.lazy(() =>
   rootless: z.boolean(),
   /** How the root filesystem is assembled. */
   driver: z.enum(["overlay", "fuse-overlayfs", "copy"]),
+  /** Resource limits in force (options.resources is what was asked); absent in records older than limits. */
+  resources: appliedResourcesSchema.optional(),
   /** Set while create is still writing: a crash leaves it for cleanup. */
   incomplete: z.boolean().optional(),
 }),
@@ -104,17 +108,46 @@ export class ContainerStore {
       if (errnoCode(e) !== "EEXIST") throw e;
       const owner = this.nameOwner(name);
       if (owner === id) return;
-      if (owner && !this.exists(owner)) {
-        // A dead create left the name behind: take it over atomically.
-        const tmp = join(this.#namesDir(), `.${name}.${process.pid}.${Date.now()}`);
-        symlinkSync(id, tmp);
-        renameSync(tmp, join(this.#namesDir(), name));
-        return;
-      }
+      if (owner && !this.#ownerExists(owner) && this.#takeOver(name, owner, id)) return;
       throw new SkiffError(
         "Conflict",
         `the container name "/${name}" is already in use by container ${owner ?? "unknown"}: remove or rename that container to reuse the name`,
       );
+    }
+  }
+
+  /**
+   * Creates make their directory before they reserve a name, so an owner
+   * without one is gone for good (a create or rm that died half-way). Its
+   * config.json cannot tell: a live create writes it only after the name.
+   */
+  #ownerExists(owner: string): boolean {
+    return existsSync(this.dir(owner));
+  }
+
+  /**
+   * Replaces a dead owner's link. Takeovers are serialised by a lock and
+   * re-checked under it: two processes can both see the same dead owner, and
+   * only the first may win. Returns false when the name is taken after all.
+   */
+  #takeOver(name: string, deadOwner: string, id: string): boolean {
+    const lockPath = join(this.#namesDir(), ".takeover.lock");
+    let lock = tryLock(lockPath);
+    for (let i = 0; !lock && i < 5000; i++) {
+      Bun.sleepSync(1);
+      lock = tryLock(lockPath);
+    }
+    if (!lock) return false;
+    try {
+      const owner = this.nameOwner(name);
+      if (owner === id) return true;
+      if (owner !== deadOwner && owner !== undefined && this.#ownerExists(owner)) return false;
+      const tmp = join(this.#namesDir(), `.${name}.${process.pid}.${Date.now()}`);
+      symlinkSync(id, tmp);
+      renameSync(tmp, join(this.#namesDir(), name));
+      return true;
+    } finally {
+      lock.release();
     }
   }
 

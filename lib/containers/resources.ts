@@ -158,3 +158,31 @@ export function mergeResourceUpdate(current: Resources, change: Partial<Resource
   }
   return validateResources(next, { update: true });
 }
+
+/**
+ * The resource fields of `docker inspect`'s HostConfig: what is in force
+ * (0, "" or null where nothing is, including limits that were ignored),
+ * plus skiff's note on what was ignored and why.
+ */
+export function hostConfigResources(inForce: AppliedResources | undefined): Record<string, unknown> {
+  const r = inForce?.applied ?? noResources();
+  return {
+    Memory: r.memory,
+    MemoryReservation: r.memoryReservation,
+    MemorySwap: r.memorySwap,
+    MemorySwappiness: null,
+    NanoCpus: r.nanoCpus,
+    CpuShares: r.cpuShares,
+    CpuPeriod: r.cpuPeriod,
+    CpuQuota: r.cpuQuota,
+    CpuRealtimePeriod: 0,
+    CpuRealtimeRuntime: 0,
+    CpusetCpus: r.cpusetCpus,
+    CpusetMems: r.cpusetMems,
+    PidsLimit: r.pidsLimit ?? null,
+    OomKillDisable: r.oomKillDisable,
+    BlkioWeight: r.blkioWeight,
+    ...(inForce && inForce.ignored.length > 0 ? { SkiffResourcesIgnored: inForce.ignored } : {}),
+    ...(inForce?.note && inForce.ignored.length > 0 ? { SkiffResourcesNote: inForce.note } : {}),
+  };
+}

@@ -23,7 +23,10 @@ import { runtimeConfig } from "./runtime.ts";
 import { effectiveHealthcheck } from "./health.ts";
 import { resolveVolumeSources } from "../volumes/mounts.ts";
 import { setUpNetworkPlan, type NetworkSetup } from "../network/setup.ts";
-import { assertCan, liveState, readState, writeState } from "./state.ts";
+import { assertCan, liveState, readState, waitProcessGone, writeState } from "./state.ts";
+import { applyUnitSpec, shimUnitConfig, unitSpawnFds, withoutUnitEnv, type UnitStart } from "../systemd/unit-start.ts";
+import type { OciSpec } from "../oci/types.ts";
+import { resourcesForStart } from "./cgroups.ts";
 
 /** A start that failed in the container's command: carries Docker's exit status (125, 126, 127). */
 export class StartFailure extends SkiffError {
@@ -39,10 +42,17 @@ export interface StartOptions {
   attach?: boolean;
   rows?: number;
   cols?: number;
+  /** Started by a systemd unit (`run`/`start` in a service): sd-notify and socket activation. */
+  unit?: UnitStart;
 }
 
+/**
+ * A container's volatile directory. Named by the first 16 hex digits of the
+ * id: unix socket paths (shim.sock, slirp4netns's API socket) must fit in
+ * 108 bytes even under a long --runroot.
+ */
 export function runDir(ctx: Context, id: string): string {
-  return join(ctx.paths.runContainers, id);
+  return join(ctx.paths.runContainers, id.slice(0, 16));
 }
 
 export function shimSocket(ctx: Context, id: string): string {
@@ -83,7 +93,7 @@ function boundingCapabilities(): string[] | undefined {
   return bounding;
 }
 
-function writeBundle(ctx: Context, record: ContainerRecord, dir: string, net: NetworkSetup): { bundle: string; rootfs: string } {
+function writeBundle(ctx: Context, record: ContainerRecord, dir: string, net: NetworkSetup, edit?: (spec: OciSpec) => void): { bundle: string; rootfs: string } {
   const bundle = join(dir, "bundle");
   const rootfs = join(dir, "rootfs");
   mkdirSync(bundle, { recursive: true, mode: 0o700 });
@@ -109,7 +119,9 @@ function writeBundle(ctx: Context, record: ContainerRecord, dir: string, net: Ne
     defaultNofile: nofileLimit(),
     ...(boundingCapabilities() ? { availableCapabilities: boundingCapabilities() } : {}),
     annotations: { "io.skiff.name": record.name },
+    ...resourcesForStart(record),
   });
+  edit?.(spec);
   atomicWrite(join(bundle, "config.json"), serializeSpec(spec), { noSync: true, mode: 0o600 });
   return { bundle, rootfs };
 }
@@ -145,22 +157,20 @@ function shimLogTail(dir: string): string {
 
 /** The shim's environment: ours, plus runtime settings that keep an idle shim small. */
 function shimEnv(): Record<string, string | undefined> {
-  return { ...process.env, ...(process.env.SKIFF_SHIM_JIT ? {} : { BUN_JSC_useDFGJIT: "0", BUN_JSC_useFTLJIT: "0" }) };
+  return { ...withoutUnitEnv(process.env), ...(process.env.SKIFF_SHIM_JIT ? {} : { BUN_JSC_useDFGJIT: "0", BUN_JSC_useFTLJIT: "0" }) };
 }
 
-async function spawnShim(ctx: Context, record: ContainerRecord, cfgPath: string, dir: string, joinUserns?: number): Promise<SyncLine> {
+async function spawnShim(ctx: Context, record: ContainerRecord, cfgPath: string, dir: string, joinUserns?: number, extraFds: number[] = []): Promise<SyncLine> {
   const logFd = openSync(join(dir, "shim.log"), "a", 0o600);
   const argv = [...selfCommand(), "__shim", cfgPath];
   try {
     // Sharing another container's namespaces means living in its user
     // namespace: join it (we own it) instead of making a new one.
     const child = record.rootless && joinUserns === undefined
-      ? await spawnInUserNamespace(argv, ctx.userns, { mount: true, detached: true, stdin: "ignore", stdout: "pipe", stderr: logFd, env: shimEnv() })
+      ? await spawnInUserNamespace(argv, ctx.userns, { mount: true, detached: true, stdin: "ignore", stdout: "pipe", stderr: logFd, env: shimEnv(), extraFds })
       : Bun.spawn([...(joinUserns !== undefined ? ["nsenter", "--user", "--preserve-credentials", "-t", String(joinUserns), "--"] : []), "unshare", "--mount", "--propagation", "private", "--", ...argv], {
           detached: true,
-          stdin: "ignore",
-          stdout: "pipe",
-          stderr: logFd,
+          stdio: ["ignore", "pipe", logFd, ...extraFds],
           env: shimEnv(),
         });
     const line = await readSyncLine(child.stdout as ReadableStream<Uint8Array>, 120_000);
@@ -184,6 +194,9 @@ export async function startContainer(ctx: Context, record: ContainerRecord, opts
     const state = liveState(readState(cdir));
     if (state.status === "running" || state.status === "paused" || state.status === "restarting") return { pid: state.pid, alreadyRunning: true };
     assertCan("start", state.status, record.name);
+    // The previous shim records the exit, then still tidies up (runtime
+    // delete, unmount): a new one must not race it for the id or the run dir.
+    await waitProcessGone(state.shimPid, state.shimStart, 5000);
     const dir = runDir(ctx, record.id);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -191,7 +204,8 @@ export async function startContainer(ctx: Context, record: ContainerRecord, opts
     mkdirSync(runtime.root, { recursive: true, mode: 0o700 });
     trace("start: locked");
     const net = await setUpNetworkPlan(ctx, record, dir);
-    const { bundle, rootfs } = writeBundle(ctx, record, dir, net);
+    const unit = shimUnitConfig(record.options.sdNotify, opts.unit, { runDir: dir, firstFd: record.rootless && net.joinUserns === undefined ? 4 : 3 });
+    const { bundle, rootfs } = writeBundle(ctx, record, dir, net, (spec) => applyUnitSpec(spec, unit, opts.unit));
     trace("start: bundle written");
     const o = record.options;
     const healthcheck = effectiveHealthcheck(record.imageConfig, o);
@@ -224,13 +238,16 @@ export async function startContainer(ctx: Context, record: ContainerRecord, opts
       attachments: net.attachments,
       ...(net.files.hosts && net.plan.mode !== "join" ? { hostsFile: net.files.hosts } : {}),
       ports: net.ports,
+      ...(unit ? { unit } : {}),
       ...(opts.rows ? { rows: opts.rows } : {}),
       ...(opts.cols ? { cols: opts.cols } : {}),
     };
     const cfgPath = join(dir, "shim.json");
     atomicWriteJson(cfgPath, cfg, { noSync: true, mode: 0o600 });
-    writeState(cdir, { ...state, status: "created", stoppedByUser: false, error: "" });
-    const line = await spawnShim(ctx, record, cfgPath, dir, net.joinUserns);
+    // shimAlive and note describe this read, not the container: they are not stored.
+    const { shimAlive: _alive, note: _note, ...stored } = state;
+    writeState(cdir, { ...stored, status: "created", stoppedByUser: false, error: "", oomKilled: false });
+    const line = await spawnShim(ctx, record, cfgPath, dir, net.joinUserns, unitSpawnFds(unit));
     trace("start: shim reported");
     if ("error" in line) throw new StartFailure(line.error, line.exitCode);
     return { pid: line.pid, alreadyRunning: false };

@@ -11,6 +11,7 @@ import type { ContainerRecord } from "./record.ts";
 import { runDir } from "./start.ts";
 import { volumeHostPath } from "../volumes/mounts.ts";
 import type { LiveState } from "./state.ts";
+import { hostConfigResources } from "./resources.ts";
 
 export interface ContainerView {
   record: ContainerRecord;
@@ -141,7 +142,16 @@ function networkSettings(r: ContainerRecord, s: LiveState): Record<string, unkno
   const ip = running ? s.ipAddress : "";
   const ports: Record<string, { HostIp: string; HostPort: string }[] | null> = {};
   for (const key of Object.keys(r.imageConfig?.ExposedPorts ?? {})) ports[key] = null;
-  if (running) Object.assign(ports, portBindings(s.ports).valueOf());
+  // NetworkSettings shows the addresses bound (0.0.0.0), HostConfig what was asked ("").
+  if (running) {
+    for (const b of s.ports) (ports[`${b.containerPort}/${b.protocol}`] ??= []) as unknown;
+    for (const b of s.ports) {
+      const key = `${b.containerPort}/${b.protocol}`;
+      const list = ports[key] ?? [];
+      list.push({ HostIp: b.hostIp || "0.0.0.0", HostPort: String(b.hostPort) });
+      ports[key] = list;
+    }
+  }
   const name = r.options.network === "default" ? "bridge" : r.options.network;
   const endpoint = { IPAddress: ip, IPPrefixLen: ip ? 24 : 0, Gateway: "", MacAddress: "", Aliases: r.options.networkAliases, NetworkID: name };
   return {
@@ -227,7 +237,7 @@ export function inspectContainer(ctx: Context, v: ContainerView): Record<string,
       DnsSearch: o.dnsSearch,
       DnsOptions: o.dnsOptions,
       ExtraHosts: o.addHosts,
-      RestartPolicy: { Name: "no", MaximumRetryCount: 0 },
+      RestartPolicy: { Name: o.restart.name, MaximumRetryCount: o.restart.maximumRetryCount },
       AutoRemove: o.autoRemove,
       CapAdd: o.capAdd,
       CapDrop: o.capDrop,
@@ -241,6 +251,7 @@ export function inspectContainer(ctx: Context, v: ContainerView): Record<string,
       Sysctls: o.sysctls,
       GroupAdd: o.groupAdd,
       Runtime: r.runtime,
+      ...hostConfigResources(r.resources),
     },
     GraphDriver: {
       Name: r.driver === "overlay" ? "overlay" : r.driver,

@@ -21,14 +21,6 @@ export async function holdGcShared(ctx: Context): Promise<Lock> {
   return acquireLock(gcLockPath(ctx), { shared: true });
 }
 
-/** Chain ids that containers still use; filled in by the containers module. */
-export type ExtraRoots = () => { chains: string[]; blobs: string[] };
-
-const extraRoots: ExtraRoots[] = [];
-
-export function registerGcRoots(fn: ExtraRoots): void {
-  extraRoots.push(fn);
-}
 
 function blobsOf(ctx: Context, img: ImageRecord): Digest[] {
   const out: Digest[] = [img.id, img.manifestDigest];
@@ -63,11 +55,9 @@ export async function collectGarbage(ctx: Context): Promise<GcResult> {
       for (const c of img.chainIds) keepChains.add(c);
       for (const b of blobsOf(ctx, img)) keepBlobs.add(b);
     }
-    for (const roots of extraRoots) {
-      const r = roots();
-      for (const c of r.chains) keepChains.add(c);
-      for (const b of r.blobs) keepBlobs.add(b);
-    }
+    // A container keeps the layers its root filesystem stacks, even when
+    // its image was removed by force.
+    for (const c of ctx.containers.list()) for (const chain of c.image.chainIds) keepChains.add(chain);
     // Sizes before deletion, for "reclaimed space".
     let bytes = 0;
     for (const s of ctx.snapshots.list()) if (!keepChains.has(s.chainId)) bytes += s.size;

@@ -16,13 +16,12 @@ export interface RemoveReport {
   deleted: string[];
 }
 
-/** Containers using an image id; filled in by the containers module. */
-export type ImageUsers = (imageId: string) => string[];
-
-let imageUsers: ImageUsers = () => [];
-
-export function registerImageUsers(fn: ImageUsers): void {
-  imageUsers = fn;
+/** Names of the containers created from an image (whatever their state). */
+export function imageUsers(ctx: Context, imageId: string): string[] {
+  return ctx.containers
+    .list()
+    .filter((c) => c.image.id === imageId)
+    .map((c) => c.name);
 }
 
 function isNameOf(img: ImageRecord, input: string): string | undefined {
@@ -45,7 +44,7 @@ export async function removeImage(ctx: Context, input: string, opts: { force?: b
     const img = findImage(images, input);
     if (!img) throw new SkiffError("NotFound", `no such image: ${input}`);
     const name = isNameOf(img, input);
-    const users = imageUsers(img.id);
+    const users = imageUsers(ctx, img.id);
     if (name && img.names.includes(name) && img.names.length > 1) {
       // One of several tags: just untag.
       img.names = img.names.filter((n) => n !== name);
@@ -94,7 +93,7 @@ export async function pruneImages(ctx: Context, opts: { all?: boolean } = {}): P
     for (const img of [...images]) {
       const dangling = img.names.length === 0;
       if (!dangling && !opts.all) continue;
-      if (imageUsers(img.id).length > 0) continue;
+      if (imageUsers(ctx, img.id).length > 0) continue;
       report.untagged.push(...img.names, ...img.repoDigests);
       report.deleted.push(img.id);
       images.splice(images.indexOf(img), 1);

@@ -57,7 +57,8 @@ async function readLine(stdout: ReadableStream<Uint8Array>): Promise<string> {
 async function connectOutbound(helperPid: number, dir: string): Promise<void> {
   const pasta = findExecutable("pasta");
   if (!pasta) return; // names of members still resolve; other names do not
-  const argv = [pasta, "--config-net", "-P", join(dir, "pasta.pid"), "--quiet", "-I", "eth0", "--dns-forward", PASTA_DNS];
+  const root = process.getuid?.() === 0;
+  const argv = [pasta, ...(root ? ["--runas", "0:0"] : []), "--config-net", "-P", join(dir, "pasta.pid"), "--quiet", "-I", "eth0", "--dns-forward", PASTA_DNS];
   argv.push("-t", "none", "-u", "none", "-T", "none", "-U", "none", String(helperPid));
   const p = Bun.spawn(argv, { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
   const [code, err] = await Promise.all([p.exited, new Response(p.stderr).text()]);

@@ -19,8 +19,8 @@ export const PASTA_DNS = "169.254.1.1";
 export const SLIRP_DNS = "10.0.2.3";
 
 export type NetworkPlan =
-  | { mode: "pasta"; netns: string; argv: string[]; pidFile: string; dns: string }
-  | { mode: "slirp4netns"; netns: string; argv: string[]; apiSocket: string; ports: PortBinding[]; dns: string }
+  | { mode: "pasta"; netns: string; argv: string[]; pidFile: string; dns: string; address?: string | undefined }
+  | { mode: "slirp4netns"; netns: string; argv: string[]; apiSocket: string; ports: PortBinding[]; dns: string; address?: string | undefined }
   | { mode: "none" }
   /** A namespace of its own with nothing but user-network interfaces (internal networks). */
   | { mode: "netns"; netns: string }
@@ -39,11 +39,16 @@ export function pastaPortArgs(ports: PortBinding[]): string[] {
   return ["-t", tcp.length > 0 ? tcp.join(",") : "none", "-u", udp.length > 0 ? udp.join(",") : "none", "-T", "none", "-U", "none"];
 }
 
-export function pastaPlan(opts: { pasta: string; runDir: string; ports: PortBinding[] }): NetworkPlan {
+/** The address slirp4netns gives the container. */
+export const SLIRP_ADDRESS = "10.0.2.100";
+
+export function pastaPlan(opts: { pasta: string; runDir: string; ports: PortBinding[]; root?: boolean; address?: string | undefined }): NetworkPlan {
   const netns = join(opts.runDir, "netns");
   const pidFile = join(opts.runDir, "pasta.pid");
   const argv = [
     opts.pasta,
+    // As root pasta would switch to "nobody" and then fail to enter the namespace.
+    ...(opts.root ? ["--runas", "0:0"] : []),
     "--config-net",
     "--netns",
     netns,
@@ -57,12 +62,14 @@ export function pastaPlan(opts: { pasta: string; runDir: string; ports: PortBind
     PASTA_DNS,
     ...pastaPortArgs(opts.ports),
   ];
-  return { mode: "pasta", netns, argv, pidFile, dns: PASTA_DNS };
+  return { mode: "pasta", netns, argv, pidFile, dns: PASTA_DNS, address: opts.address };
 }
 
 export function slirpPlan(opts: { slirp: string; runDir: string; ports: PortBinding[] }): NetworkPlan {
   const netns = join(opts.runDir, "netns");
   const apiSocket = join(opts.runDir, "slirp.sock");
+  // Relative to the run directory (the shim starts slirp4netns there): a
+  // unix socket path must stay under 108 bytes.
   const argv = [
     opts.slirp,
     "--configure",
@@ -71,11 +78,11 @@ export function slirpPlan(opts: { slirp: string; runDir: string; ports: PortBind
     "--enable-sandbox",
     "--netns-type=path",
     "--api-socket",
-    apiSocket,
+    "slirp.sock",
     netns,
     "tap0",
   ];
-  return { mode: "slirp4netns", netns, argv, apiSocket, ports: opts.ports, dns: SLIRP_DNS };
+  return { mode: "slirp4netns", netns, argv, apiSocket, ports: opts.ports, dns: SLIRP_DNS, address: SLIRP_ADDRESS };
 }
 
 /** slirp4netns API request adding one forward. */

@@ -4,11 +4,13 @@
  * /etc/resolv.conf and /etc/hostname.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import type { Context } from "../context.ts";
 import type { PortBinding } from "../containers/ports.ts";
 import type { ContainerRecord } from "../containers/record.ts";
 import { liveState, readState } from "../containers/state.ts";
+import { runDir } from "../containers/start.ts";
 import { SkiffError } from "../errors.ts";
 import type { NetworkMode } from "../oci/spec.ts";
 import { findExecutable } from "../../runtime/probe.ts";
@@ -51,6 +53,24 @@ export function hostDefaultGateway(): string | undefined {
       if (f[1] !== "00000000" || !f[2]) continue;
       const n = Number.parseInt(f[2], 16);
       return [n & 255, (n >> 8) & 255, (n >> 16) & 255, (n >>> 24) & 255].join(".");
+    }
+  } catch {
+    // no /proc/net/route
+  }
+  return undefined;
+}
+
+/**
+ * The IPv4 address of the host's default-route interface: pasta gives the
+ * container the same address, so nothing has to be asked of the namespace.
+ */
+export function hostPrimaryAddress(): string | undefined {
+  try {
+    for (const line of readFileSync("/proc/net/route", "utf8").split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f[1] !== "00000000" || !f[0]) continue;
+      const addr = networkInterfaces()[f[0]]?.find((a) => a.family === "IPv4" && !a.internal);
+      if (addr) return addr.address;
     }
   } catch {
     // no /proc/net/route
@@ -104,7 +124,7 @@ export async function setUpNetworkPlan(ctx: Context, record: ContainerRecord, di
     const other = ctx.containers.resolve(mode.slice("container:".length));
     const st = liveState(readState(ctx.containers.dir(other.id)));
     if (st.status !== "running") throw new SkiffError("Conflict", `cannot join the network of container ${other.name}: it is not running`);
-    const otherRun = join(ctx.paths.runContainers, other.id);
+    const otherRun = runDir(ctx, other.id);
     return {
       plan: { mode: "join", netns: `/proc/${st.pid}/ns/net`, ownerPid: st.pid },
       specNetwork: { path: `/proc/${st.pid}/ns/net` },
@@ -124,7 +144,7 @@ export async function setUpNetworkPlan(ctx: Context, record: ContainerRecord, di
   if (userNet?.internal) {
     if (ports.length > 0) throw new SkiffError("InvalidArgument", `network ${userNet.name} is internal: ports cannot be published`);
     plan = { mode: "netns", netns: join(dir, "netns") };
-  } else if (pasta) plan = pastaPlan({ pasta, runDir: dir, ports });
+  } else if (pasta) plan = pastaPlan({ pasta, runDir: dir, ports, root: !record.rootless, address: hostPrimaryAddress() });
   else if (slirp) plan = slirpPlan({ slirp, runDir: dir, ports });
   else throw new SkiffError("FailedPrecondition", "no network helper: install passt (pasta) or slirp4netns, or use --network none");
   let dns = plan.mode === "pasta" || plan.mode === "slirp4netns" ? plan.dns : undefined;

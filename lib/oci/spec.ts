@@ -5,7 +5,8 @@
  * `daemon/oci_linux.go`), with the changes running rootless needs.
  *
  * Known gaps: no seccomp filter and no AppArmor/SELinux profile are set (as
- * `--security-opt seccomp=unconfined`); no cgroup path or resource limits;
+ * `--security-opt seccomp=unconfined`); resource limits and the cgroup path
+ * come from the caller (input.resources, input.cgroupsPath) unchecked;
  * Docker's per-CPU thermal_throttle masked paths are left out (they depend on
  * the host); `--privileged` gives every capability, no masked paths, writable
  * /sys and an open device cgroup, but does not create the host's device
@@ -30,6 +31,8 @@ import {
 } from "./linux.ts";
 import { defaultMounts, etcFileMounts, INIT_PATH, initMount, userMounts, withoutOverridden } from "./mounts.ts";
 import { mergeEnv, processArgs, rlimits, workingDir } from "./process.ts";
+import { ociResources } from "./resources.ts";
+import type { Resources } from "../containers/resources.ts";
 import { OCI_VERSION, type OciLinux, type OciSpec } from "./types.ts";
 import { resolveUser } from "./user.ts";
 
@@ -69,6 +72,14 @@ export interface SpecInput {
    * --privileged expand to these; default: every capability Linux defines.
    */
   availableCapabilities?: readonly string[];
+  /**
+   * Resource limits to enforce (lib/containers/cgroups.ts decides which the
+   * host can), and the container's cgroup (e.g. /skiff/<id>). Without a
+   * cgroupsPath, root containers get runc's default cgroup and rootless
+   * ones none.
+   */
+  resources?: Resources;
+  cgroupsPath?: string;
 }
 
 /** Linux's HOST_NAME_MAX, the limit Docker checks too. */
@@ -138,7 +149,10 @@ export function buildSpec(input: SpecInput): OciSpec {
   // Rootless, the device cgroup cannot be written (runc ignores the rules on
   // cgroup v1, crun refuses them on v2), so none are given, as Docker's
   // rootless mode does.
-  if (!input.rootless) linux.resources = { devices: [...(options.privileged ? PRIVILEGED_DEVICE_RULES : DEFAULT_DEVICE_RULES)] };
+  const cgroupLimits = input.resources ? ociResources(input.resources) : {};
+  if (!input.rootless) linux.resources = { devices: [...(options.privileged ? PRIVILEGED_DEVICE_RULES : DEFAULT_DEVICE_RULES)], ...cgroupLimits };
+  else if (Object.keys(cgroupLimits).length > 0) linux.resources = cgroupLimits;
+  if (input.cgroupsPath) linux.cgroupsPath = input.cgroupsPath;
   const sysctl = sysctls(options.sysctls, { network, rootless: input.rootless });
   // runc 1.1 ignores the spec's domainname field (runc 1.2 and crun set it
   // with setdomainname(2)). As root, the kernel.domainname sysctl, which runc

@@ -24,7 +24,7 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** Streams MB megabytes to 127.0.0.1:port; returns MB/s. Retries the connection until the forwarder listens. */
+/** Streams MB megabytes to 127.0.0.1:port; returns when sent, with the time the connection opened. Retries until the forwarder listens. */
 async function pushTo(port: number): Promise<number> {
   const chunk = Buffer.alloc(1 << 20, 120);
   for (let attempt = 0; ; attempt++) {
@@ -48,7 +48,7 @@ async function pushTo(port: number): Promise<number> {
           };
           write();
         });
-        sock.on("close", () => resolve(MB / ((performance.now() - t0) / 1000)));
+        sock.on("close", () => resolve(t0));
       });
     } catch (e) {
       if (attempt > 50) throw e;
@@ -103,26 +103,36 @@ async function httpRate(port: number, seconds: number): Promise<number> {
   return n / seconds;
 }
 
-type Tool = { name: string; cmd: (args: string[]) => string[]; env: Record<string, string>; net: string[] };
+/** How a container reaches the host: pasta maps its gateway to the host, slirp4netns needs the host's address. */
+type Tool = { name: string; cmd: (args: string[]) => string[]; env: Record<string, string>; net: string[]; hostFromContainer: "gateway" | "address" };
 
 async function measure(tool: Tool, image: string, hostIp: string): Promise<{ inbound: number; outbound: number; rate: number; start: number; startNone: number }> {
   const inbound: number[] = [];
   for (let i = 0; i < RUNS; i++) {
     const port = await freePort();
-    const id = (await must(tool.cmd(["run", "-d", ...tool.net, "-p", `${port}:5000`, image, "sh", "-c", "nc -l -p 5000 > /dev/null"]), { env: tool.env })).stdout.trim();
-    inbound.push(await pushTo(port));
+    const id = (await must(tool.cmd(["run", "-d", ...tool.net, "-p", `${port}:5000`, image, "sh", "-c", "nc -l -p 5000 | wc -c"]), { env: tool.env })).stdout.trim();
+    // End to end: the clock stops when the container has read every byte and exited.
+    const t0 = await pushTo(port);
+    await must(tool.cmd(["wait", id]), { env: tool.env });
+    inbound.push(MB / ((performance.now() - t0) / 1000));
     await run(tool.cmd(["rm", "-f", id]), { env: tool.env });
   }
   const outbound: number[] = [];
   for (let i = 0; i < RUNS; i++) {
-    const sink = await hostSink(hostIp);
-    const script = `dd if=/dev/zero bs=1048576 count=${MB} 2>/dev/null | nc ${hostIp} ${sink.port}`;
+    const sink = await hostSink("0.0.0.0");
+    const target = tool.hostFromContainer === "gateway" ? "$(ip route | awk '/default/ {print $3}')" : hostIp;
+    const script = `dd if=/dev/zero bs=1048576 count=${MB} 2>/dev/null | nc ${target} ${sink.port}`;
     await must(tool.cmd(["run", "--rm", ...tool.net, image, "sh", "-c", script]), { env: tool.env });
     outbound.push(await Promise.race([sink.done, Bun.sleep(60_000).then(() => 0)]));
   }
   const port = await freePort();
   const web = (await must(tool.cmd(["run", "-d", ...tool.net, "-p", `${port}:80`, image, "httpd", "-f", "-p", "80", "-h", "/etc"]), { env: tool.env })).stdout.trim();
-  await pushTo(port).catch(() => 0); // waits until the forwarder accepts
+  // Wait until the forwarder and the server answer.
+  for (let i = 0; i < 100; i++) {
+    const ok = await fetch(`http://127.0.0.1:${port}/hostname`).then((r) => r.ok, () => false);
+    if (ok) break;
+    await Bun.sleep(100);
+  }
   const rate = await httpRate(port, 3);
   await run(tool.cmd(["rm", "-f", web]), { env: tool.env });
   const start = median(await sample({ runs: RUNS * 3, measure: async () => void (await must(tool.cmd(["run", "--rm", ...tool.net, image, "true"]), { env: tool.env })) }));
@@ -139,14 +149,14 @@ async function main(): Promise<void> {
     const { busybox } = await publishBenchImages(reg.host);
     await must([SKIFF, "pull", "-q", busybox], { env });
     const hostIp = await hostAddress();
-    const skiffSlirp: Tool = { name: "skiff (slirp4netns)", cmd: (a) => [SKIFF, ...a], env, net: ["--network", "slirp4netns"] };
-    const skiffPasta: Tool = { name: "skiff (pasta)", cmd: (a) => [SKIFF, ...a], env, net: [] };
+    const skiffSlirp: Tool = { name: "skiff (slirp4netns)", cmd: (a) => [SKIFF, ...a], env, net: ["--network", "slirp4netns"], hostFromContainer: "address" };
+    const skiffPasta: Tool = { name: "skiff (pasta)", cmd: (a) => [SKIFF, ...a], env, net: [], hostFromContainer: "gateway" };
     const s = await measure(skiffSlirp, busybox, hostIp);
     const sp = await measure(skiffPasta, busybox, hostIp);
     let p: Awaited<ReturnType<typeof measure>> | undefined;
     if (podman.available) {
       await must(podman.cmd(["pull", "-q", "--tls-verify=false", busybox]), { env: podman.env });
-      p = await measure({ name: "podman (slirp4netns)", cmd: (a) => podman.cmd(a), env: podman.env, net: ["--network", "slirp4netns"] }, busybox, hostIp);
+      p = await measure({ name: "podman (slirp4netns)", cmd: (a) => podman.cmd(a), env: podman.env, net: ["--network", "slirp4netns"], hostFromContainer: "address" }, busybox, hostIp);
     }
     const rows: Row[] = [
       { name: "host -> container via -p (MB/s)", skiff: s.inbound, podman: p?.inbound, unit: "MB/s", target: { minVsPodman: 0.9 } },

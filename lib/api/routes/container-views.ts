@@ -73,7 +73,7 @@ export function registerContainerViews(app: Hono<ApiEnv>, state: ApiState): void
     };
     return streamResponse(
       async (sink) => {
-        const both = AbortSignal.any([signal, sink.signal, state.shutdownSignal]);
+        const ended = sink.signal;
         const enc = new TextEncoder();
         for await (const e of readLogs(join(ctx.containers.dir(record.id), "ctr.log"), {
           follow,
@@ -81,14 +81,14 @@ export function registerContainerViews(app: Hono<ApiEnv>, state: ApiState): void
           ...(since !== undefined ? { since } : {}),
           ...(until !== undefined ? { until } : {}),
           running,
-          signal: both,
+          signal: ended,
         })) {
           if (e.stream === "stdout" ? !stdout : !stderr) continue;
           const text = timestamps ? `${e.time} ${e.log}` : e.log;
           await sink.write(frame(e.stream === "stdout" ? STREAM.stdout : STREAM.stderr, enc.encode(text)));
         }
       },
-      { headers: { "Content-Type": tty || !atLeast(c.get("apiVersion"), "1.42") ? MEDIA_RAW : MEDIA_MULTIPLEXED } },
+      { headers: { "Content-Type": tty || !atLeast(c.get("apiVersion"), "1.42") ? MEDIA_RAW : MEDIA_MULTIPLEXED }, signals: [signal, state.shutdownSignal] },
     );
   });
 
@@ -122,10 +122,10 @@ export function registerContainerViews(app: Hono<ApiEnv>, state: ApiState): void
     }
     return streamResponse(
       async (sink) => {
-        const both = AbortSignal.any([signal, sink.signal, state.shutdownSignal]);
+        const ended = sink.signal;
         let prev = await sampleContainer(ctx, record);
         await sink.json(statsBody(record, prev, undefined));
-        while (!both.aborted) {
+        while (!ended.aborted) {
           await Bun.sleep(1000);
           const cur = await sampleContainer(ctx, record);
           await sink.json(statsBody(record, cur, prev));
@@ -134,7 +134,7 @@ export function registerContainerViews(app: Hono<ApiEnv>, state: ApiState): void
           if (s !== "running" && s !== "paused") break;
         }
       },
-      { headers: { "Content-Type": "application/json" } },
+      { headers: { "Content-Type": "application/json" }, signals: [signal, state.shutdownSignal] },
     );
   });
 

@@ -13,11 +13,10 @@ import { parseSignal } from "../../oci/spec.ts";
 import { shimRequest } from "../../../shim/client.ts";
 import type { ApiEnv } from "../app.ts";
 import { planCreate } from "../create-options.ts";
-import { jsonBody } from "../http.ts";
+import { jsonBody, streamResponse } from "../http.ts";
 import { ContainerCreateSchema, ContainerUpdateSchema, parseFilters, queryBool, queryInt } from "../schemas.ts";
 import type { ApiState } from "../state.ts";
 import { parseCondition, waitForCondition } from "../wait.ts";
-import { streamResponse } from "../http.ts";
 import { registerContainerViews } from "./container-views.ts";
 
 /** Starts a container for the API; a start failure keeps its message (clients map it to 125/126/127). */
@@ -124,17 +123,17 @@ export function registerContainers(app: Hono<ApiEnv>, state: ApiState): void {
     // Headers go out now: `docker run` starts the container only once the wait is in place.
     return streamResponse(
       async (sink) => {
-        const both = AbortSignal.any([signal, sink.signal, state.shutdownSignal]);
+        const ended = sink.signal;
         let body: unknown;
         try {
-          body = { Error: null, StatusCode: await waitForCondition(ctx, record, condition, { signal: both, hooks: state.exitHooks(record.id) }) };
+          body = { Error: null, StatusCode: await waitForCondition(ctx, record, condition, { signal: ended, hooks: state.exitHooks(record.id) }) };
         } catch (e) {
-          if (both.aborted) return;
+          if (ended.aborted) return;
           body = { Error: { Message: (e as Error).message }, StatusCode: -1 };
         }
         await sink.json(body);
       },
-      { headers: { "Content-Type": "application/json" } },
+      { headers: { "Content-Type": "application/json" }, signals: [signal, state.shutdownSignal] },
     );
   });
 

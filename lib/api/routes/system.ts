@@ -196,12 +196,12 @@ export function registerSystem(app: Hono<ApiEnv>, state: ApiState): void {
     const signal = c.req.raw.signal;
     return streamResponse(
       async (sink) => {
-        const both = AbortSignal.any([signal, sink.signal, state.shutdownSignal]);
-        for await (const e of readEvents(state.ctx.paths.runRoot, { since, until, follow: true, signal: both })) {
+        const ended = sink.signal;
+        for await (const e of readEvents(state.ctx.paths.runRoot, { since, until, follow: true, signal: ended })) {
           if (matchesEvent(filters, e)) await sink.json(eventMessage(e));
         }
       },
-      { headers: { "Content-Type": "application/json" } },
+      { headers: { "Content-Type": "application/json" }, signals: [signal, state.shutdownSignal] },
     );
   });
 

@@ -1,6 +1,8 @@
 /** Container verbs with Docker's flags: run, create, start, stop, kill, restart, rm, ps, logs, exec, attach, wait, inspect... */
 import { Command, Option } from "commander";
 import { collect, contextFor } from "../program.ts";
+import { addResourceFlags } from "../resource-flags.ts";
+import { addStats, addUpdate } from "./resources.ts";
 
 function bool(v: string | undefined): boolean {
   if (v === undefined || v === "" || /^(true|1|yes)$/i.test(v)) return true;
@@ -10,7 +12,7 @@ function bool(v: string | undefined): boolean {
 
 /** Flags shared by run and create. */
 function createFlags(cmd: Command): Command {
-  return cmd
+  return addResourceFlags(cmd)
     .option("-i, --interactive", "keep STDIN open even if not attached")
     .option("-t, --tty", "allocate a pseudo-TTY")
     .option("--name <name>", "assign a name to the container")
@@ -39,6 +41,9 @@ function createFlags(cmd: Command): Command {
     .option("--sysctl <name=value>", "sysctl options", collect)
     .option("--group-add <group>", "add additional groups to join", collect)
     .option("--cidfile <file>", "write the container ID to the file")
+    .option("--replace", "if a container with the same name exists, stop and remove it first")
+    .option("--pidfile <file>", "write the pid of the container's shim (its supervisor, for systemd PIDFile=) to the file")
+    .addOption(new Option("--sdnotify <mode>", "how systemd is told the container is ready (with NOTIFY_SOCKET)").choices(["conmon", "container", "healthy", "ignore"]))
     .addOption(new Option("--pull <policy>", "pull image before running").choices(["always", "missing", "never", "newer"]).default("missing"))
     .option("--platform <os/arch[/variant]>", "platform if the image is pulled")
     .option("--runtime <runtime>", "OCI runtime to use (runc, crun)")
@@ -106,17 +111,20 @@ function addStart(parent: Command): void {
 }
 
 function addStop(parent: Command, name: "stop" | "restart"): void {
-  parent
+  const c = parent
     .command(name)
     .description(name === "stop" ? "Stop one or more running containers" : "Restart one or more containers")
-    .argument("<container...>")
+    .argument(name === "stop" ? "[container...]" : "<container...>")
     .option("-t, --time <seconds>", "seconds to wait before killing the container")
-    .option("-s, --signal <signal>", "signal to send to the container")
-    .action(async (names: string[], opts: { time?: string; signal?: string }, cmd: Command) => {
-      const a = await actions();
-      if (name === "stop") await a.stopCommand(await contextFor(cmd), names, opts);
-      else await a.restartCommand(await contextFor(cmd), names, opts);
-    });
+    .option("-s, --signal <signal>", "signal to send to the container");
+  if (name === "stop") {
+    c.option("-i, --ignore", "ignore containers that do not exist").option("--cidfile <file>", "read the container ID from the file", collect);
+  }
+  c.action(async (names: string[], opts: { time?: string; signal?: string; ignore?: boolean; cidfile?: string[] }, cmd: Command) => {
+    const a = await actions();
+    if (name === "stop") await a.stopCommand(await contextFor(cmd), names, opts);
+    else await a.restartCommand(await contextFor(cmd), names, opts);
+  });
 }
 
 function addKill(parent: Command): void {
@@ -135,10 +143,13 @@ function addRm(parent: Command, name: string, aliases: string[] = []): void {
     .command(name)
     .aliases(aliases)
     .description("Remove one or more containers")
-    .argument("<container...>")
+    .argument("[container...]")
     .option("-f, --force", "force the removal of a running container (uses SIGKILL)")
     .option("-v, --volumes", "remove anonymous volumes associated with the container")
-    .action(async (names: string[], opts: { force?: boolean; volumes?: boolean }, cmd: Command) => {
+    .option("-i, --ignore", "ignore containers that do not exist")
+    .option("--cidfile <file>", "read the container ID from the file", collect)
+    .option("-t, --time <seconds>", "with --force: stop gracefully first, killing after this many seconds")
+    .action(async (names: string[], opts: { force?: boolean; volumes?: boolean; ignore?: boolean; cidfile?: string[]; time?: string }, cmd: Command) => {
       await (await actions()).rmCommand(await contextFor(cmd), names, opts);
     });
 }
@@ -344,6 +355,8 @@ function containerGroup(program: Command): void {
   addCp(c);
   addPort(c);
   addContainerPrune(c);
+  addStats(c);
+  addUpdate(c);
 }
 
 export const containerVerbs: Record<string, (program: Command) => void> = {
@@ -366,6 +379,8 @@ export const containerVerbs: Record<string, (program: Command) => void> = {
   rename: addRename,
   cp: addCp,
   port: addPort,
+  stats: addStats,
+  update: addUpdate,
   container: containerGroup,
   healthcheck: addHealthcheck,
 };

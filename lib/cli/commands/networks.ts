@@ -31,11 +31,17 @@ function networkGroup(program: Command): void {
     .option("-l, --label <KEY=VALUE>", "set metadata on a network", collect)
     .option("-o, --opt <KEY=VALUE>", "set driver specific options", collect)
     .option("--ipv6", "not supported; accepted for compatibility")
-    .action(async (name: string, opts: { driver: string; subnet?: string; gateway?: string; internal?: boolean; label?: string[]; opt?: string[] }, cmd: Command) => {
+    .option("--ignore", "do nothing when a network of that name exists")
+    .action(async (name: string, opts: { driver: string; subnet?: string; gateway?: string; internal?: boolean; label?: string[]; opt?: string[]; ignore?: boolean }, cmd: Command) => {
       if (opts.driver !== "bridge") throw new SkiffError("InvalidArgument", `network driver ${opts.driver} is not supported (only bridge)`);
       const ctx = await contextFor(cmd);
       ctx.ensureStorage();
       const { NetworkStore } = await import("../../network/store.ts");
+      const existing = opts.ignore ? new NetworkStore(ctx.paths).find(name) : undefined;
+      if (existing) {
+        writeStdout(`${existing.id}\n`);
+        return;
+      }
       const rec = await new NetworkStore(ctx.paths).create({
         name,
         subnet: opts.subnet,

@@ -15,7 +15,8 @@ function addCreate(parent: Command): void {
     .addOption(new Option("-d, --driver <driver>", "volume driver").default("local"))
     .option("-l, --label <KEY=VALUE>", "set metadata for a volume", collect)
     .option("-o, --opt <KEY=VALUE>", "set driver specific options (type=none,o=bind,device=PATH)", collect)
-    .action(async (name: string | undefined, opts: { name?: string; driver: string; label?: string[]; opt?: string[] }, cmd: Command) => {
+    .option("--ignore", "do nothing when a volume of that name exists")
+    .action(async (name: string | undefined, opts: { name?: string; driver: string; label?: string[]; opt?: string[]; ignore?: boolean }, cmd: Command) => {
       await (await actions()).createCommand(await contextFor(cmd), name, opts);
     });
 }

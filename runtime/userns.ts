@@ -8,7 +8,7 @@
  * maps are written the euid is unmapped, so a process exec'd then would run
  * without any capability in its own namespace.
  */
-import { accessSync, closeSync, constants, readFileSync, readlinkSync } from "node:fs";
+import { accessSync, closeSync, constants, existsSync, readFileSync, readlinkSync } from "node:fs";
 import { currentUserName } from "../lib/sys/user.ts";
 import { SkiffError } from "../lib/errors.ts";
 import { buildIdMap, idMapArgs, maxMappedId, noRangeError, readSubIds, type IdMapping } from "./subid.ts";
@@ -74,7 +74,11 @@ export function selfCommand(): string[] {
   const override = process.env.SKIFF_SELF;
   if (override) return override.split(" ").filter((x) => x.length > 0);
   const main = Bun.main;
-  if (main.startsWith("/$bunfs/") || main.startsWith("B:/~BUN/")) return [process.execPath];
+  if (main.startsWith("/$bunfs/") || main.startsWith("B:/~BUN/")) {
+    // Replaced under us (an upgrade)? Our own image is still reachable
+    // through /proc while we run, and we outlive the exec of the child.
+    return [existsSync(process.execPath) ? process.execPath : `/proc/${process.pid}/exe`];
+  }
   return [process.execPath, main];
 }
 

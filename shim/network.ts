@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
-import { basename, dirname } from "node:path";
+import { basename, dirname, join } from "node:path";
 import type { NetworkAttachment, NetworkPlan } from "../lib/network/plan.ts";
 import { slirpForward } from "../lib/network/plan.ts";
 import { StartError } from "./errors.ts";
@@ -113,6 +113,8 @@ export async function connectNetwork(plan: NetworkPlan, hostsFile: string | unde
     };
   } else {
     const p = Bun.spawn(plan.argv, { cwd: dirname(plan.apiSocket), stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+    // So `rm` can stop it if this shim is killed.
+    writeFileSync(join(dirname(plan.apiSocket), "slirp.pid"), String(p.pid));
     if (!(await waitFor(plan.apiSocket, 5000))) {
       p.kill("SIGKILL");
       throw new StartError("slirp4netns did not start", 125);

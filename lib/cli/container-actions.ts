@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import type { Context } from "../context.ts";
 import { trace } from "../trace.ts";
+import { containerEvent } from "./events.ts";
 import { exitCode as exitCodeOf, SkiffError, toSkiffError } from "../errors.ts";
 import { createContainer, type PullPolicy } from "../containers/create.ts";
 import { execProcess, newExecId } from "../containers/exec.ts";
@@ -56,6 +57,7 @@ async function create(ctx: Context, image: string, command: string[], flags: Fla
     onPull: (img) => writeStderr(`Unable to find image '${img}' locally\n`),
   });
   if (flags.cidfile) writeFileSync(flags.cidfile, record.id);
+  containerEvent(ctx, record, "create");
   return record;
 }
 
@@ -87,6 +89,7 @@ export async function runCommand(ctx: Context, image: string, command: string[],
         failStart(e);
       }
       if (flags.pidfile) writePidFile(ctx, record, flags.pidfile);
+      containerEvent(ctx, record, "start");
       writeStdout(`${record.id}\n`);
       return;
     }
@@ -104,6 +107,7 @@ export async function runCommand(ctx: Context, image: string, command: string[],
     }
     if (flags.pidfile) writePidFile(ctx, record, flags.pidfile);
     trace("run: started");
+    containerEvent(ctx, record, "start");
     const sock = shimSocket(ctx, record.id);
     proxy?.forward((signal) => void shimRequest(sock, { op: "kill", signal }).catch(() => {}));
     const code = await attachAndWait(ctx, record, {
@@ -408,6 +412,7 @@ export function psCommand(ctx: Context, flags: PsFlags): void {
   let views = ctx.containers.list().map((record) => ({ record, state: currentState(ctx, record) }));
   views.sort((a, b) => b.record.created.localeCompare(a.record.created));
   const lastN = flags.latest ? 1 : flags.last !== undefined ? Number(flags.last) : undefined;
+  if (lastN !== undefined && !Number.isInteger(lastN)) throw new SkiffError("InvalidArgument", `invalid argument ${JSON.stringify(flags.last)} for "-n, --last" flag: not a number`);
   const all = flags.all || lastN !== undefined || (flags.filter ?? []).some((f) => f.startsWith("status=") || f.startsWith("exited="));
   if (!all) views = views.filter((v) => v.state.status === "running" || v.state.status === "paused" || v.state.status === "restarting");
   const now = Date.now();

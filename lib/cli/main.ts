@@ -19,13 +19,16 @@ export class ExitStatus extends Error {
 
 export async function runCli(argv: string[]): Promise<number> {
   trace("cli: loaded");
-  const program = buildProgram(argv);
-  trace("cli: program built");
-  program.exitOverride();
-  program.configureOutput({
-    writeErr: (s) => process.stderr.write(s),
-    outputError: (s, write) => write(`Error: ${s.replace(/^error: /, "")}`),
+  // Commander copies these settings into subcommands as they are created:
+  // they must be set before the verbs are registered.
+  const program = buildProgram(argv, (p) => {
+    p.exitOverride();
+    p.configureOutput({
+      writeErr: (s) => process.stderr.write(s),
+      outputError: (s, write) => write(`Error: ${s.replace(/^error: /, "")}`),
+    });
   });
+  trace("cli: program built");
   try {
     await program.parseAsync(argv);
     return 0;

@@ -34,7 +34,7 @@ export function findVerb(args: string[]): string | undefined {
  * commander objects cost startup time, and a CLI run uses one verb. Help,
  * unknown verbs and `help X` get every verb.
  */
-export function buildProgram(argv?: string[]): Command {
+export function buildProgram(argv?: string[], configure?: (program: Command) => void): Command {
   const program = new Command("skiff")
     .description("Daemonless, rootless containers: pull, run and manage OCI images")
     .version(VERSION, "-v, --version", "print the version and exit")
@@ -45,6 +45,7 @@ export function buildProgram(argv?: string[]): Command {
     .showSuggestionAfterError(true)
     .helpCommand("help [command]", "show help for a command")
     .configureHelp({ sortSubcommands: false, showGlobalOptions: true });
+  configure?.(program);
   const verb = argv ? findVerb(argv.slice(2)) : undefined;
   const only = verb !== undefined && verb !== "help" ? VERBS[verb] : undefined;
   if (only) only(program);

@@ -73,14 +73,16 @@ async function deleteRuntimeState(ctx: Context, record: ContainerRecord, state: 
   }
 }
 
-/** Stops the network helper (pasta) a killed shim left running, checking the pid is still that helper. */
+/** Stops the network helper (pasta or slirp4netns) a killed shim left running, checking the pid is still that helper. */
 function stopNetworkHelper(ctx: Context, record: ContainerRecord): void {
   const dir = runDir(ctx, record.id);
-  try {
-    const pid = Number(readFileSync(join(dir, "pasta.pid"), "utf8").trim());
-    if (pid > 0 && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(dir)) process.kill(pid, "SIGTERM");
-  } catch {
-    // none, or gone
+  for (const file of ["pasta.pid", "slirp.pid"]) {
+    try {
+      const pid = Number(readFileSync(join(dir, file), "utf8").trim());
+      if (pid > 0 && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(dir)) process.kill(pid, "SIGTERM");
+    } catch {
+      // none, or gone
+    }
   }
 }
 

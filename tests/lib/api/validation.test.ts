@@ -47,8 +47,32 @@ describe("container create bodies", () => {
     expect(String((await json(res)).message)).toContain("too large");
   });
 
-  test("published ports are refused until networking exists", () => {
-    expect(() => planCreate(ContainerCreateSchema.parse({ Image: "x", HostConfig: { PortBindings: { "80/tcp": [{ HostPort: "8080" }] } } }))).toThrow(/publishing ports/);
+  test("published ports, DNS and extra hosts map onto the network options", () => {
+    const o = planCreate(
+      ContainerCreateSchema.parse({
+        Image: "x",
+        HostConfig: { PortBindings: { "80/tcp": [{ HostIp: "", HostPort: "8080" }], "53/udp": [{ HostIp: "127.0.0.1", HostPort: "" }] }, PublishAllPorts: true, Dns: ["1.1.1.1"], ExtraHosts: ["db:10.0.0.2"] },
+      }),
+    ).options;
+    expect(o.network).toBe("default");
+    expect(o.ports).toEqual([
+      { containerPort: 80, protocol: "tcp", hostIp: "0.0.0.0", hostPort: 8080 },
+      { containerPort: 53, protocol: "udp", hostIp: "127.0.0.1", hostPort: 0 },
+    ]);
+    expect(o.publishAll).toBe(true);
+    expect(o.dns).toEqual(["1.1.1.1"]);
+    expect(o.addHosts).toEqual(["db:10.0.0.2"]);
+  });
+
+  test("user networks must exist; aliases come from EndpointsConfig", () => {
+    const body = ContainerCreateSchema.parse({ Image: "x", HostConfig: { NetworkMode: "mynet" }, NetworkingConfig: { EndpointsConfig: { mynet: { Aliases: ["web"] }, other: {} } } });
+    expect(() => planCreate(body)).toThrow(/network mynet not found/);
+    const o = planCreate(body, { networkExists: () => true }).options;
+    expect(o.network).toBe("mynet");
+    expect(o.extraNetworks).toEqual(["other"]);
+    expect(o.networkAliases).toEqual(["web"]);
+    expect(planCreate(ContainerCreateSchema.parse({ Image: "x", HostConfig: { NetworkMode: "bridge" } })).options.network).toBe("default");
+    expect(planCreate(ContainerCreateSchema.parse({ Image: "x", HostConfig: { NetworkMode: "none" } })).options.network).toBe("none");
   });
 });
 
@@ -68,7 +92,6 @@ describe("planCreate", () => {
         StopSignal: "SIGINT",
         StopTimeout: 3,
         HostConfig: {
-          AutoRemove: true,
           Binds: ["/tmp:/host:ro"],
           Tmpfs: { "/run": "size=1m" },
           CapAdd: ["NET_ADMIN"],
@@ -76,6 +99,7 @@ describe("planCreate", () => {
           LogConfig: { Type: "json-file", Config: { "max-size": "1m", "max-file": "2" } },
           Memory: 1024,
           RestartPolicy: { Name: "always" },
+          AutoRemove: false,
         },
       }),
     );
@@ -85,7 +109,8 @@ describe("planCreate", () => {
     expect(o.env).toEqual(["A=1"]);
     expect(o.workdir).toBe("/tmp");
     expect(o.user).toBe("1000:1000");
-    expect(o.tty && o.openStdin && o.autoRemove).toBe(true);
+    expect(o.tty && o.openStdin && !o.autoRemove).toBe(true);
+    expect(o.restart).toEqual({ name: "always", maximumRetryCount: 0 });
     expect(o.mounts).toEqual([
       { type: "bind", source: "/tmp", target: "/host", readOnly: true, options: [] },
       { type: "tmpfs", target: "/run", readOnly: false, options: ["size=1m"] },
@@ -96,17 +121,28 @@ describe("planCreate", () => {
     expect(o.logMaxFiles).toBe(2);
     expect(o.stopSignal).toBe("SIGINT");
     expect(o.stopTimeout).toBe(3);
-    expect(plan.warnings.length).toBe(2);
+    expect(plan.warnings.length).toBe(1);
+  });
+
+  test("restart policy rules and healthcheck durations", () => {
+    expect(() => planCreate(ContainerCreateSchema.parse({ Image: "x", HostConfig: { AutoRemove: true, RestartPolicy: { Name: "always" } } }))).toThrow(/AutoRemove/);
+    expect(() => planCreate(ContainerCreateSchema.parse({ Image: "x", HostConfig: { RestartPolicy: { Name: "sometimes" } } }))).toThrow(/invalid restart policy/);
+    const o = planCreate(ContainerCreateSchema.parse({ Image: "x", Healthcheck: { Test: ["CMD-SHELL", "true"], Interval: 2e9, Retries: 3 } })).options;
+    expect(o.healthcheck).toEqual({ test: ["CMD-SHELL", "true"], intervalMs: 2000, retries: 3 });
+    expect(planCreate(ContainerCreateSchema.parse({ Image: "x", Healthcheck: { Test: ["NONE"] } })).options.noHealthcheck).toBe(true);
   });
 
   test("a string Cmd is one argument (Docker's StrSlice)", () => {
     expect(planCreate(ContainerCreateSchema.parse({ Image: "x", Cmd: "echo hi" })).options.cmd).toEqual(["echo hi"]);
   });
 
-  test("named volumes and other network modes are refused clearly", () => {
-    expect(() => planCreate(ContainerCreateSchema.parse({ Image: "x", HostConfig: { Binds: ["data:/data"] } }))).toThrow(/volumes are not supported yet/);
-    expect(() => planCreate(ContainerCreateSchema.parse({ Image: "x", HostConfig: { NetworkMode: "host" } }))).toThrow(/not supported yet/);
-    expect(() => planCreate(ContainerCreateSchema.parse({ Image: "x", HostConfig: { NetworkMode: "mynet" } }))).toThrow(/network mynet not found/);
+  test("named and anonymous volumes become volume mounts; ports with --network none are refused", () => {
+    const o = planCreate(ContainerCreateSchema.parse({ Image: "x", Volumes: { "/anon": {} }, HostConfig: { Binds: ["data:/data:ro"] } })).options;
+    expect(o.mounts).toEqual([
+      { type: "volume", source: "data", target: "/data", readOnly: true, options: [] },
+      { type: "volume", target: "/anon", readOnly: false, options: [] },
+    ]);
+    expect(() => planCreate(ContainerCreateSchema.parse({ Image: "x", HostConfig: { NetworkMode: "none", PortBindings: { "80/tcp": [{ HostPort: "1" }] } } }))).toThrow(/published ports are discarded/);
   });
 });
 

@@ -1,0 +1,43 @@
+/** run/create flag parsing that needs no container: bind sources as Docker treats them. */
+import { describe, expect, test } from "bun:test";
+import { prepareBindSources } from "../../../lib/cli/run-flags.ts";
+import { SkiffError } from "../../../lib/errors.ts";
+
+function fakeFs(existing: string[]): { made: string[]; io: { exists: (p: string) => boolean; mkdirp: (p: string) => void } } {
+  const made: string[] = [];
+  return { made, io: { exists: (p) => existing.includes(p) || made.includes(p), mkdirp: (p) => void made.push(p) } };
+}
+
+describe("prepareBindSources", () => {
+  test("--mount type=bind with a missing source is refused, naming it", () => {
+    const { made, io } = fakeFs([]);
+    let err: unknown;
+    try {
+      prepareBindSources({ mount: ["type=bind,source=/no/such,target=/data"] }, io);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(SkiffError);
+    expect((err as SkiffError).kind).toBe("InvalidArgument");
+    expect((err as SkiffError).message).toBe('invalid mount config for type "bind": bind source path does not exist: /no/such');
+    expect(made).toEqual([]);
+  });
+
+  test("-v with a missing host path creates it; existing ones are left alone", () => {
+    const { made, io } = fakeFs(["/there"]);
+    prepareBindSources({ volume: ["/there:/a", "/made/here:/b:ro", "named:/c", "/anon"] }, io);
+    expect(made).toEqual(["/made/here"]);
+  });
+
+  test("an existing --mount source, tmpfs and volume mounts pass", () => {
+    const { made, io } = fakeFs(["/src"]);
+    prepareBindSources({ mount: ["type=bind,src=/src,dst=/d,readonly", "type=tmpfs,target=/t", "type=volume,source=v,target=/v"] }, io);
+    expect(made).toEqual([]);
+  });
+
+  test("a --mount refusal comes before any -v directory is made", () => {
+    const { made, io } = fakeFs([]);
+    expect(() => prepareBindSources({ volume: ["/new:/a"], mount: ["type=bind,source=/gone,target=/b"] }, io)).toThrow("bind source path does not exist");
+    expect(made).toEqual([]);
+  });
+});

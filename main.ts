@@ -14,6 +14,14 @@ async function main(argv: string[]): Promise<number> {
     checkIdMaps();
   }
   const role = argv[2];
+  // Installed as a systemd generator (a symlink named *-generator): quadlet files → units.
+  if (/-generator$/.test(process.argv0)) {
+    const { generatorMain } = await import("./lib/systemd/generator.ts");
+    const { skiffForUnits } = await import("./lib/systemd/self.ts");
+    const scope = process.env.SYSTEMD_SCOPE;
+    const user = scope ? scope === "user" : /user/.test(process.argv0.slice(process.argv0.lastIndexOf("/") + 1));
+    return generatorMain(argv.slice(2), { user, skiff: skiffForUnits() });
+  }
   if (role === "__shim") {
     const { shimMain } = await import("./shim/main.ts");
     return shimMain(argv.slice(3));

@@ -6,7 +6,8 @@
  * so concurrent writers do not interleave. The file is rotated to
  * events.log.1 past 1 MiB; readers follow the rotation.
  */
-import { appendFileSync, closeSync, fstatSync, openSync, readSync, renameSync, statSync } from "node:fs";
+import { readNewLines } from "./fsutil.ts";
+import { appendFileSync, renameSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 
@@ -82,33 +83,6 @@ function parseLines(text: string): EngineEvent[] {
   return out;
 }
 
-function readFrom(path: string, offset: number): { text: string; offset: number; ino: number } | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch {
-    return undefined;
-  }
-  try {
-    const st = fstatSync(fd);
-    if (st.size < offset) offset = 0;
-    const len = st.size - offset;
-    if (len <= 0) return { text: "", offset, ino: st.ino };
-    const buf = Buffer.alloc(len);
-    let got = 0;
-    while (got < len) {
-      const n = readSync(fd, buf, got, len - got, offset + got);
-      if (n === 0) break;
-      got += n;
-    }
-    const text = buf.subarray(0, got).toString("utf8");
-    const last = text.lastIndexOf("\n");
-    if (last < 0) return { text: "", offset, ino: st.ino };
-    return { text: text.slice(0, last + 1), offset: offset + Buffer.byteLength(text.slice(0, last + 1)), ino: st.ino };
-  } finally {
-    closeSync(fd);
-  }
-}
 
 function inWindow(e: EngineEvent, opts: ReadEventsOptions): boolean {
   const ms = e.timeNano / 1_000_000;
@@ -131,8 +105,8 @@ export async function* readEvents(runRoot: string, opts: ReadEventsOptions): Asy
     // no events yet
   }
   if (replay) {
-    const old = readFrom(`${path}.1`, 0);
-    const cur = readFrom(path, 0);
+    const old = readNewLines(`${path}.1`, 0);
+    const cur = readNewLines(path, 0);
     if (cur) {
       offset = cur.offset;
       ino = cur.ino;
@@ -152,13 +126,13 @@ export async function* readEvents(runRoot: string, opts: ReadEventsOptions): Asy
     }
     if (st && st.ino !== ino) {
       if (ino !== -1) {
-        const rest = readFrom(`${path}.1`, offset);
+        const rest = readNewLines(`${path}.1`, offset);
         for (const e of parseLines(rest?.text ?? "")) if (inWindow(e, opts)) yield e;
       }
       ino = st.ino;
       offset = 0;
     }
-    const r = readFrom(path, offset);
+    const r = readNewLines(path, offset);
     if (r) {
       offset = r.offset;
       for (const e of parseLines(r.text)) if (inWindow(e, opts)) yield e;

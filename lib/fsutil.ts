@@ -5,11 +5,13 @@
  */
 import {
   closeSync,
+  fstatSync,
   fsyncSync,
   lstatSync,
   mkdirSync,
   openSync,
   readFileSync,
+  readSync,
   renameSync,
   rmSync,
   unlinkSync,
@@ -141,5 +143,39 @@ export function ensurePrivateDir(path: string, uid: number): void {
   }
   if ((st.mode & 0o077) !== 0) {
     throw new SkiffError("PermissionDenied", `${path} is accessible by other users; refusing to use it`);
+  }
+}
+
+/**
+ * Reads the complete lines a growing file has past `offset` (a partial last
+ * line waits for its newline). A file that shrank is read again from the
+ * start. Undefined when the file does not exist. For followers of logs.
+ */
+export function readNewLines(path: string, offset: number): { text: string; offset: number; ino: number } | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch {
+    return undefined;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (st.size < offset) offset = 0; // truncated or replaced
+    const len = st.size - offset;
+    if (len <= 0) return { text: "", offset, ino: st.ino };
+    const buf = Buffer.alloc(len);
+    let got = 0;
+    while (got < len) {
+      const n = readSync(fd, buf, got, len - got, offset + got);
+      if (n === 0) break;
+      got += n;
+    }
+    const text = buf.subarray(0, got).toString("utf8");
+    const last = text.lastIndexOf("\n");
+    if (last < 0) return { text: "", offset, ino: st.ino };
+    const whole = text.slice(0, last + 1);
+    return { text: whole, offset: offset + Buffer.byteLength(whole), ino: st.ino };
+  } finally {
+    closeSync(fd);
   }
 }

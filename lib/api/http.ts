@@ -4,6 +4,7 @@
  * `{"message": "..."}`), capped body reading, and streamed responses with
  * backpressure whose headers go out at once.
  */
+import { readAllCapped } from "../streams.ts";
 import type { Context as HonoContext } from "hono";
 import type { z } from "zod";
 import { httpStatus, SkiffError, toSkiffError } from "../errors.ts";
@@ -29,24 +30,8 @@ export async function readBodyText(req: Request, limit = MAX_JSON_BODY): Promise
   const declared = Number(req.headers.get("content-length") ?? "");
   if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
   if (!req.body) return "";
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.length;
-      if (total > limit) {
-        await reader.cancel().catch(() => {});
-        throw tooLarge(limit);
-      }
-      chunks.push(value);
-    }
-  } finally {
-    reader.releaseLock();
-  }
-  return Buffer.concat(chunks).toString("utf8");
+  const bytes = await readAllCapped(req.body, limit, () => tooLarge(limit));
+  return Buffer.from(bytes).toString("utf8");
 }
 
 function tooLarge(limit: number): SkiffError {

@@ -264,7 +264,7 @@ export async function stopCommand(
     targets.map(async (n) => {
       try {
         const record = ctx.containers.resolve(n);
-        await stopContainer(ctx, record, { timeoutSeconds, signal });
+        if (await stopContainer(ctx, record, { timeoutSeconds, signal })) containerEvent(ctx, record, "stop");
         return { name: n, ok: true as const, value: n };
       } catch (e) {
         return { name: n, ok: false as const, error: toSkiffError(e) };
@@ -287,6 +287,7 @@ export async function restartCommand(ctx: Context, names: string[], opts: { time
       if (e instanceof StartFailure) throw new SkiffError("FailedPrecondition", e.message);
       throw e;
     }
+    containerEvent(ctx, record, "restart");
     return n;
   });
   for (const o of outcomes) if (o.ok) writeStdout(`${o.value}\n`);
@@ -296,7 +297,9 @@ export async function restartCommand(ctx: Context, names: string[], opts: { time
 export async function killCommand(ctx: Context, names: string[], opts: { signal: string }): Promise<void> {
   const signal = parseSignal(opts.signal);
   const outcomes = await eachName(names, async (n) => {
-    await killContainer(ctx, ctx.containers.resolve(n), signal);
+    const record = ctx.containers.resolve(n);
+    await killContainer(ctx, record, signal);
+    containerEvent(ctx, record, "kill", { signal: String(signal) });
     return n;
   });
   for (const o of outcomes) if (o.ok) writeStdout(`${o.value}\n`);
@@ -317,6 +320,7 @@ export async function rmCommand(
         const rec = ctx.containers.resolve(n);
         if (opts.force && timeoutSeconds !== undefined) await stopContainer(ctx, rec, { timeoutSeconds });
         await removeContainer(ctx, rec, { force: opts.force ?? false });
+        containerEvent(ctx, rec, "destroy");
         if (opts.volumes) await (await import("../volumes/mounts.ts")).removeAnonymousVolumes(ctx, rec);
         return { name: n, ok: true as const, value: n };
       } catch (e) {

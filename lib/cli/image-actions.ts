@@ -60,6 +60,7 @@ export async function pullCommand(
     progress.done();
   }
   const full = ref.digest ? `${ref.registry}/${ref.repository}@${ref.digest}` : `${ref.registry}/${ref.repository}:${ref.tag}`;
+  (await import("./events.ts")).event(ctx, "image", "pull", familiarString(ref), { name: familiarString(ref) });
   if (!opts.quiet) {
     const fam = familiarString(ref);
     process.stdout.write(result.downloaded ? `Status: Downloaded newer image for ${fam}\n` : `Status: Image is up to date for ${fam}\n`);
@@ -233,10 +234,17 @@ export async function rmiCommand(ctx: Context, names: string[], opts: { force?: 
   const { removeImage } = await import("../images/remove.ts");
   const { familiar } = await import("../images/views.ts");
   const outcomes = await eachName(names, (n) => removeImage(ctx, n, { force: opts.force ?? false, noPrune: opts.prune === false }));
+  const { event } = await import("./events.ts");
   for (const o of outcomes) {
     if (!o.ok) continue;
-    for (const u of o.value.untagged) process.stdout.write(`Untagged: ${familiar(u)}\n`);
-    for (const d of o.value.deleted) process.stdout.write(`Deleted: ${d}\n`);
+    for (const u of o.value.untagged) {
+      process.stdout.write(`Untagged: ${familiar(u)}\n`);
+      event(ctx, "image", "untag", u, { name: familiar(u) });
+    }
+    for (const d of o.value.deleted) {
+      process.stdout.write(`Deleted: ${d}\n`);
+      event(ctx, "image", "delete", d, { name: d });
+    }
   }
   finishBulk(outcomes, "rmi");
 }

@@ -4,8 +4,9 @@
  * detach keys (Ctrl-P Ctrl-Q) leave it running, and signals we receive are
  * passed on when asked (--sig-proxy).
  */
+import { DetachMatcher } from "../detach-keys.ts";
+export { parseDetachKeys } from "../detach-keys.ts";
 import type { Session } from "../../shim/client.ts";
-import { SkiffError } from "../errors.ts";
 
 export interface SessionOptions {
   tty: boolean;
@@ -24,55 +25,10 @@ export interface SessionResult {
 
 const PROXIED: Record<string, number> = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1, SIGQUIT: 3, SIGUSR1: 10, SIGUSR2: 12 };
 
-/** "ctrl-p,ctrl-q" → bytes. */
-export function parseDetachKeys(spec: string): Uint8Array {
-  if (spec === "") return new Uint8Array(0);
-  const out: number[] = [];
-  for (const part of spec.split(",")) {
-    const p = part.trim().toLowerCase();
-    const ctrl = /^ctrl-([a-z@[\\\]^_])$/.exec(p);
-    if (ctrl) {
-      const c = (ctrl[1] as string).charCodeAt(0);
-      out.push(c >= 97 && c <= 122 ? c - 96 : c === 64 ? 0 : c - 64);
-    } else if (p.length === 1) {
-      out.push(p.charCodeAt(0));
-    } else {
-      throw new SkiffError("InvalidArgument", `invalid detach keys: ${spec}`);
-    }
-  }
-  return new Uint8Array(out);
-}
-
 export function terminalSize(): { rows: number; cols: number } | undefined {
   const out = process.stdout;
   if (!out.isTTY) return undefined;
   return { rows: out.rows ?? 24, cols: out.columns ?? 80 };
-}
-
-/** Finds `keys` as a sequence across chunks; returns the index after it in `chunk`, or -1. */
-class KeyMatcher {
-  readonly #keys: Uint8Array;
-  #matched = 0;
-  constructor(keys: Uint8Array) {
-    this.#keys = keys;
-  }
-  /** Returns bytes to forward, and whether the sequence completed. */
-  feed(chunk: Uint8Array): { forward: Uint8Array; hit: boolean } {
-    if (this.#keys.length === 0) return { forward: chunk, hit: false };
-    const out: number[] = [];
-    for (const b of chunk) {
-      if (b === this.#keys[this.#matched]) {
-        this.#matched += 1;
-        if (this.#matched === this.#keys.length) return { forward: new Uint8Array(out), hit: true };
-        continue;
-      }
-      // Bytes held back as a possible prefix were real input after all.
-      if (this.#matched > 0) out.push(...this.#keys.subarray(0, this.#matched));
-      this.#matched = b === this.#keys[0] ? 1 : 0;
-      if (this.#matched === 0) out.push(b);
-    }
-    return { forward: new Uint8Array(out), hit: false };
-  }
 }
 
 /**
@@ -120,7 +76,7 @@ export async function runSession(session: Session, opts: SessionOptions): Promis
     }
   }
   if (opts.stdin) {
-    const matcher = new KeyMatcher(opts.tty ? (opts.detachKeys ?? new Uint8Array([16, 17])) : new Uint8Array(0));
+    const matcher = new DetachMatcher(opts.tty ? (opts.detachKeys ?? new Uint8Array([16, 17])) : new Uint8Array(0));
     const onData = (chunk: Buffer): void => {
       const { forward, hit } = matcher.feed(new Uint8Array(chunk));
       if (forward.length > 0) session.sendStdin(forward);

@@ -7,6 +7,7 @@
  * Content is read as the output takes it, so large trees stream in constant
  * memory.
  */
+import { drained } from "../streams.ts";
 import { closeSync, constants, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from "node:fs";
 import tar from "tar-stream";
 import { errnoCode } from "../errors.ts";
@@ -27,17 +28,6 @@ interface EntrySink extends NodeJS.EventEmitter {
   destroy(e?: Error): void;
 }
 
-function drained(sink: NodeJS.EventEmitter): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      sink.off("drain", done);
-      sink.off("close", done);
-      resolve();
-    };
-    sink.on("drain", done);
-    sink.on("close", done);
-  });
-}
 
 /** Linux's encoding of dev_t (glibc gnu_dev_major/minor). */
 export function devNumbers(rdev: number): { major: number; minor: number } {

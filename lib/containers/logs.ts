@@ -3,7 +3,8 @@
  * time windows and follow. Needs no shim: `logs -f` watches the file until
  * the container stops.
  */
-import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from "node:fs";
+import { readNewLines } from "../fsutil.ts";
+import { readdirSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { SkiffError } from "../errors.ts";
 import { parseDuration } from "../cli/render.ts";
@@ -82,31 +83,9 @@ function inWindow(e: LogEntry, opts: LogReadOptions): boolean {
 
 /** Reads a file from `offset`; returns complete lines and the new offset. */
 function readFrom(path: string, offset: number): { lines: string[]; offset: number; ino: number } | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch {
-    return undefined;
-  }
-  try {
-    const st = fstatSync(fd);
-    if (st.size < offset) offset = 0; // truncated or replaced
-    const len = st.size - offset;
-    if (len <= 0) return { lines: [], offset, ino: st.ino };
-    const buf = Buffer.alloc(len);
-    let got = 0;
-    while (got < len) {
-      const n = readSync(fd, buf, got, len - got, offset + got);
-      if (n === 0) break;
-      got += n;
-    }
-    const text = buf.subarray(0, got).toString("utf8");
-    const last = text.lastIndexOf("\n");
-    if (last < 0) return { lines: [], offset, ino: st.ino };
-    return { lines: text.slice(0, last).split("\n"), offset: offset + Buffer.byteLength(text.slice(0, last + 1)), ino: st.ino };
-  } finally {
-    closeSync(fd);
-  }
+  const r = readNewLines(path, offset);
+  if (!r) return undefined;
+  return { lines: r.text === "" ? [] : r.text.slice(0, -1).split("\n"), offset: r.offset, ino: r.ino };
 }
 
 export async function* readLogs(path: string, opts: LogReadOptions = {}): AsyncGenerator<LogEntry> {

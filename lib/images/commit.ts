@@ -18,7 +18,7 @@
  * The container keeps running; it is not paused (cgroup v1 rootless has no
  * freezer), so files written during the commit may or may not be in it.
  */
-import { closeSync, createReadStream, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { Context } from "../context.ts";
 import { chainIds, Digester, type Digest } from "../digest.ts";
@@ -28,12 +28,12 @@ import { commandOf } from "../containers/views.ts";
 import { mergeEnv } from "../oci/spec.ts";
 import { formatReference, parseReference } from "../registry/reference.ts";
 import { selfCommand, spawnInUserNamespace } from "../../runtime/userns.ts";
-import { ociManifestBytes, storeFile, type LocalBlob, type ManifestLayer } from "./archive/blobs.ts";
+import { ociManifestBytes, storeFile, type ManifestLayer } from "./archive/blobs.ts";
 import { applyChanges } from "./changes.ts";
 import type { CommitLayerMessage } from "./commit-layer.ts";
 import { holdGcShared } from "./gc.ts";
-import { GzipWorker } from "./gzip-worker.ts";
-import { ensureSnapshot, type LayerSource } from "./layers.ts";
+import { compressingSource } from "./compressing-source.ts";
+import { ensureSnapshot } from "./layers.ts";
 import { layerCompression, MediaType, parseManifest, type ContainerConfig, type ImageConfig } from "./manifest.ts";
 import type { ImageRecord } from "./store.ts";
 import { readImageConfig } from "./views.ts";
@@ -49,7 +49,6 @@ export interface CommitOptions {
   config?: Partial<ContainerConfig>;
 }
 
-const CHUNK = 1 << 20;
 
 /** The container's runtime settings over the image's, as the new image's defaults. */
 export function committedConfig(record: ContainerRecord, overrides: Partial<ContainerConfig> = {}, changes: string[] = []): ContainerConfig {
@@ -109,74 +108,6 @@ async function spoolLayer(ctx: Context, record: ContainerRecord, path: string): 
   }
 }
 
-/** A layer source reading the spooled tar while gzipping it into `gzPath` (hashed). */
-function gzippingSource(tarPath: string, gzPath: string): { source: LayerSource; blob(): Promise<LocalBlob> } {
-  let result: LocalBlob | undefined;
-  let gzip: GzipWorker | undefined;
-  let fd: number | undefined;
-  const hash = new Digester("sha256");
-  const start = (): GzipWorker => {
-    fd = openSync(gzPath, "w", 0o600);
-    const out = fd;
-    gzip = new GzipWorker({
-      level: 6,
-      onData: (c) => {
-        hash.update(c);
-        let off = 0;
-        while (off < c.length) off += writeSync(out, c, off, c.length - off);
-      },
-    });
-    return gzip;
-  };
-  const finish = async (): Promise<LocalBlob> => {
-    await gzip?.end();
-    if (fd !== undefined) closeSync(fd);
-    fd = undefined;
-    result = { path: gzPath, digest: hash.digest(), size: hash.size };
-    return result;
-  };
-  const source: LayerSource = {
-    async open() {
-      const z = start();
-      const it = (createReadStream(tarPath, { highWaterMark: CHUNK }) as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
-      return new ReadableStream<Uint8Array>(
-        {
-          async pull(controller) {
-            const r = await it.next();
-            if (r.done) {
-              controller.close();
-              return;
-            }
-            await z.write(r.value);
-            controller.enqueue(r.value);
-          },
-          async cancel() {
-            await it.return?.();
-          },
-        },
-        { highWaterMark: 0 },
-      );
-    },
-    async finish() {
-      await finish();
-    },
-    async abort() {
-      gzip?.destroy();
-      if (fd !== undefined) closeSync(fd);
-      fd = undefined;
-    },
-  };
-  return {
-    source,
-    async blob() {
-      if (result) return result;
-      const z = start();
-      for await (const chunk of createReadStream(tarPath, { highWaterMark: CHUNK }) as AsyncIterable<Uint8Array>) await z.write(chunk);
-      return finish();
-    },
-  };
-}
-
 function baseLayers(ctx: Context, base: ImageRecord): ManifestLayer[] {
   const parsed = parseManifest(ctx.content.readBytes(base.manifestDigest), base.manifestMediaType);
   if (parsed.kind !== "manifest") throw new SkiffError("Internal", `image ${base.id}: stored manifest is an index`);
@@ -215,7 +146,7 @@ export async function commitContainer(ctx: Context, record: ContainerRecord, opt
       if (!empty) {
         const allChains = chainIds([...diffIds, diffId]);
         const chainId = allChains[allChains.length - 1] as Digest;
-        const gz = gzippingSource(tarPath, join(tmp, "layer.tar.gz"));
+        const gz = compressingSource(tarPath, join(tmp, "layer.tar.gz"));
         const snap = await ensureSnapshot(ctx, {
           chainId,
           diffId,

@@ -13,18 +13,18 @@
  * Then an OCI config (rootfs, history, platform, `--change` instructions)
  * and an OCI manifest are stored and the image is recorded.
  */
-import { closeSync, createReadStream, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { Context } from "../context.ts";
 import { Digester, type Digest } from "../digest.ts";
 import { errnoCode, SkiffError, toSkiffError } from "../errors.ts";
 import { decompress } from "../layers/decompress.ts";
 import { formatReference, parseReference } from "../registry/reference.ts";
-import { ociManifestBytes, storeFile, type LocalBlob } from "./archive/blobs.ts";
+import { ociManifestBytes, storeFile } from "./archive/blobs.ts";
 import { applyChanges } from "./changes.ts";
 import { holdGcShared } from "./gc.ts";
-import { GzipWorker } from "./gzip-worker.ts";
-import { ensureSnapshot, type LayerSource } from "./layers.ts";
+import { compressingSource } from "./compressing-source.ts";
+import { ensureSnapshot } from "./layers.ts";
 import { hostPlatform, MediaType, parsePlatform, type ContainerConfig, type ImageConfig, type Platform } from "./manifest.ts";
 import type { ImageRecord } from "./store.ts";
 
@@ -40,8 +40,6 @@ export interface ImportOptions {
 }
 
 /** gzip level for the stored layer: zlib's default, what registries usually get. */
-const GZIP_LEVEL = 6;
-const CHUNK = 1 << 20;
 
 function openInput(path: string): ReadableStream<Uint8Array> {
   try {
@@ -68,87 +66,6 @@ async function spoolTar(input: ReadableStream<Uint8Array>, path: string): Promis
     closeSync(fd);
   }
   return diff.digest();
-}
-
-/** A file that hashes what is written to it. */
-function hashingFile(path: string): { write(chunk: Uint8Array): void; close(): LocalBlob } {
-  const h = new Digester("sha256");
-  const fd = openSync(path, "w", 0o600);
-  let open = true;
-  return {
-    write(chunk) {
-      h.update(chunk);
-      let off = 0;
-      while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
-    },
-    close() {
-      if (open) closeSync(fd);
-      open = false;
-      return { path, digest: h.digest(), size: h.size };
-    },
-  };
-}
-
-/**
- * Pass 2: the unpacker reads the tar file while the same bytes are gzipped
- * into `gzPath` on a worker thread, so the two use separate cores.
- */
-function compressingSource(tarPath: string, gzPath: string): { source: LayerSource; blob(): Promise<LocalBlob> } {
-  let gzip: GzipWorker | undefined;
-  let out: ReturnType<typeof hashingFile> | undefined;
-  let result: LocalBlob | undefined;
-  function start(): GzipWorker {
-    const file = hashingFile(gzPath);
-    out = file;
-    gzip = new GzipWorker({ level: GZIP_LEVEL, onData: (c) => file.write(c) });
-    return gzip;
-  }
-  async function finish(): Promise<LocalBlob> {
-    await gzip?.end();
-    result = out?.close();
-    if (!result) throw new SkiffError("Internal", "import: layer was never compressed");
-    return result;
-  }
-  const source: LayerSource = {
-    async open() {
-      const z = start();
-      const it = (createReadStream(tarPath, { highWaterMark: CHUNK }) as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
-      return new ReadableStream<Uint8Array>(
-        {
-          async pull(controller) {
-            const r = await it.next();
-            if (r.done) {
-              controller.close();
-              return;
-            }
-            await z.write(r.value);
-            controller.enqueue(r.value);
-          },
-          async cancel() {
-            await it.return?.();
-          },
-        },
-        { highWaterMark: 0 },
-      );
-    },
-    async finish() {
-      await finish();
-    },
-    async abort() {
-      gzip?.destroy();
-      out?.close();
-    },
-  };
-  return {
-    source,
-    // When the snapshot already existed nothing was read: compress on its own.
-    async blob() {
-      if (result) return result;
-      const z = start();
-      for await (const chunk of createReadStream(tarPath, { highWaterMark: CHUNK }) as AsyncIterable<Uint8Array>) await z.write(chunk);
-      return finish();
-    },
-  };
 }
 
 /** What import decides before reading any input. */

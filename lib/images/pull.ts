@@ -26,6 +26,7 @@ import { holdGcShared } from "./gc.ts";
 import { ensureSnapshot, type LayerSource } from "./layers.ts";
 import type { ImageRecord } from "./store.ts";
 import { registryClient } from "./registry.ts";
+import { concurrencyLimit } from "../pool.ts";
 import { trace } from "../trace.ts";
 
 export type LayerStatus = "waiting" | "exists" | "downloading" | "extracting" | "verifying" | "done";
@@ -51,20 +52,6 @@ export interface PullResult {
   downloaded: boolean;
 }
 
-function concurrencyPool(limit: number): <T>(fn: () => Promise<T>) => Promise<T> {
-  let active = 0;
-  const queue: (() => void)[] = [];
-  return async <T>(fn: () => Promise<T>): Promise<T> => {
-    if (active >= limit) await new Promise<void>((r) => queue.push(r));
-    active += 1;
-    try {
-      return await fn();
-    } finally {
-      active -= 1;
-      queue.shift()?.();
-    }
-  };
-}
 
 export async function pullImage(ctx: Context, input: string, opts: PullOptions = {}): Promise<PullResult> {
   const ref = parseReference(input);
@@ -123,7 +110,7 @@ async function pullResolved(ctx: Context, ref: ImageReference, opts: PullOptions
     }
   }
   const chains = chainIds(diffIds);
-  const pool = concurrencyPool(ctx.config.maxConcurrentDownloads);
+  const pool = concurrencyLimit(ctx.config.maxConcurrentDownloads);
   let downloaded = false;
   const committed: Promise<void>[] = [];
   const sizes: number[] = new Array(chains.length).fill(0);

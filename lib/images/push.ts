@@ -10,6 +10,7 @@ import type { RegistryClient } from "../registry/client.ts";
 import { formatReference, parseReference, repositoryName } from "../registry/reference.ts";
 import { parseManifest } from "./manifest.ts";
 import { resolveImage } from "./resolve.ts";
+import { forEachLimited } from "../pool.ts";
 
 export type PushEvent =
   | { type: "start"; repository: string }
@@ -27,16 +28,6 @@ export interface PushResult {
   size: number;
 }
 
-async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await fn(item);
-    }
-  });
-  await Promise.all(workers);
-}
 
 export async function pushImage(ctx: Context, image: string, opts: PushOptions): Promise<PushResult> {
   const img = resolveImage(ctx.images.list(), image);
@@ -65,7 +56,7 @@ export async function pushImage(ctx: Context, image: string, opts: PushOptions):
         // names are stored normalised; ignore odd ones
       }
     }
-    await pool(blobs, 3, async (desc) => {
+    await forEachLimited(blobs, 3, async (desc) => {
       const digest = desc.digest as Digest;
       const id = shortId(digest);
       if (!ctx.content.has(digest)) {

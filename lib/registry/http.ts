@@ -3,6 +3,7 @@
  * body reads, status → SkiffError mapping, network error wording, and
  * retries with exponential backoff.
  */
+import { readAllCapped } from "../streams.ts";
 import { Digester, digestAlgorithm, type Digest } from "../digest.ts";
 import { SkiffError, type ErrorKind } from "../errors.ts";
 
@@ -24,33 +25,12 @@ export async function readCapped(res: Response, max: number, what: string): Prom
     throw new SkiffError("InvalidArgument", `${what}: response of ${declared} bytes is over the ${max}-byte limit`);
   }
   if (!res.body) return new Uint8Array(0);
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.length;
-      if (total > max) {
-        await reader.cancel().catch(() => {});
-        throw new SkiffError("InvalidArgument", `${what}: response is over the ${max}-byte limit`);
-      }
-      chunks.push(value);
-    }
+    return await readAllCapped(res.body, max, () => new SkiffError("InvalidArgument", `${what}: response is over the ${max}-byte limit`));
   } catch (e) {
     if (e instanceof SkiffError) throw e;
     throw networkError(e, what);
-  } finally {
-    reader.releaseLock();
   }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
 }
 
 /** Drains and drops a body so the connection can be reused. */

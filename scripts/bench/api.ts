@@ -16,7 +16,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { busyboxImage, pushLayout, writeImageLayout } from "../../tests/helpers/images.ts";
 import { startRegistry } from "../../tests/helpers/registry.ts";
-import { benchDir, must, Podman, report, run, SKIFF, skiffEnv, wipeSkiff, type Row } from "./harness.ts";
+import { benchDir, must, Podman, report, SKIFF, skiffEnv, type Row } from "./harness.ts";
+import { cleanUp } from "./harness.ts";
 import { load, type LoadResult } from "./load.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -107,16 +108,7 @@ async function main(): Promise<void> {
   } finally {
     await stop(skiffService);
     await stop(podmanService);
-    const left = (await run([SKIFF, "ps", "-aq"], { env })).stdout.trim().split("\n").filter(Boolean);
-    if (left.length > 0) await run([SKIFF, "rm", "-f", ...left], { env });
-    await wipeSkiff(env);
-    if (podman.available) {
-      await run(podman.cmd(["rm", "-f", "-a", "-t", "0"]), { env: podman.env });
-      await podman.wipe();
-      await podman.stopPause();
-    }
-    await reg.stop();
-    await run(["rm", "-rf", base]);
+    await cleanUp({ env, podman, registry: reg, base });
   }
 }
 

@@ -204,3 +204,20 @@ export async function wipeSkiff(env: Record<string, string>): Promise<void> {
 export function benchDir(name: string): string {
   return mkdtempSync(join(tmpdir(), `skiff-bench-${name}-`));
 }
+
+/**
+ * Removes everything a benchmark made: skiff's containers and store,
+ * Podman's containers, store and pause process, the registry, the base dir.
+ */
+export async function cleanUp(opts: { env: Record<string, string>; podman: Podman; registry: { stop(): Promise<void> }; base: string }): Promise<void> {
+  const left = (await run([SKIFF, "ps", "-aq"], { env: opts.env })).stdout.trim().split("\n").filter(Boolean);
+  if (left.length > 0) await run([SKIFF, "rm", "-f", ...left], { env: opts.env });
+  await wipeSkiff(opts.env);
+  if (opts.podman.available) {
+    await run(opts.podman.cmd(["rm", "-f", "-a", "-t", "0"]), { env: opts.podman.env });
+    await opts.podman.wipe();
+  }
+  await opts.podman.stopPause();
+  await opts.registry.stop();
+  await run(["rm", "-rf", opts.base]);
+}

@@ -9,7 +9,8 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startRegistry } from "../../tests/helpers/registry.ts";
 import { publishBenchImages } from "./fixtures.ts";
-import { benchDir, median, must, Podman, report, run, sample, SKIFF, skiffEnv, wipeSkiff, type Row } from "./harness.ts";
+import { benchDir, median, must, Podman, report, run, sample, SKIFF, skiffEnv, type Row } from "./harness.ts";
+import { cleanUp } from "./harness.ts";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 const MANY = Number(process.env.BENCH_MANY ?? 50);
@@ -125,16 +126,7 @@ async function main(): Promise<void> {
     console.log(`raw runc run true (floor): ${floorMs.toFixed(1)} ms`);
     if (!podman.available) console.log("podman not installed: run scripts/bench/lifecycle.sh as root to install it");
   } finally {
-    const left = (await run([SKIFF, "ps", "-aq"], { env })).stdout.trim().split("\n").filter(Boolean);
-    if (left.length > 0) await run([SKIFF, "rm", "-f", ...left], { env });
-    await wipeSkiff(env);
-    if (podman.available) {
-      await run(podman.cmd(["rm", "-f", "-a", "-t", "0"]), { env: podman.env });
-      await podman.wipe();
-      await podman.stopPause();
-    }
-    await reg.stop();
-    await run(["rm", "-rf", base]);
+    await cleanUp({ env, podman, registry: reg, base });
   }
 }
 

@@ -9,7 +9,8 @@
 import { connect, createServer } from "node:net";
 import { startRegistry } from "../../tests/helpers/registry.ts";
 import { publishBenchImages } from "./fixtures.ts";
-import { benchDir, median, must, Podman, report, run, sample, SKIFF, skiffEnv, wipeSkiff, type Row } from "./harness.ts";
+import { benchDir, median, must, Podman, report, run, sample, SKIFF, skiffEnv, type Row } from "./harness.ts";
+import { cleanUp } from "./harness.ts";
 
 const MB = Number(process.env.BENCH_MB ?? 200);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -172,16 +173,7 @@ async function main(): Promise<void> {
       { name: "start latency added by network", skiff: sp.start - sp.startNone },
     ]);
   } finally {
-    const left = (await run([SKIFF, "ps", "-aq"], { env })).stdout.trim().split("\n").filter(Boolean);
-    if (left.length > 0) await run([SKIFF, "rm", "-f", ...left], { env });
-    await wipeSkiff(env);
-    if (podman.available) {
-      await run(podman.cmd(["rm", "-f", "-a", "-t", "0"]), { env: podman.env });
-      await podman.wipe();
-      await podman.stopPause();
-    }
-    await reg.stop();
-    await run(["rm", "-rf", base]);
+    await cleanUp({ env, podman, registry: reg, base });
   }
 }
 

@@ -47,10 +47,6 @@ async function runDetached(name: string, script: string, extra: string[] = []): 
   return (await env.ok(["run", "-d", "--name", name, ...extra, image, "sh", "-c", script])).trim();
 }
 
-async function sh(name: string, script: string): Promise<string> {
-  return env.ok(["exec", name, "sh", "-c", script]);
-}
-
 async function rawCp(args: string[], stdin?: Uint8Array): Promise<{ code: number; stdout: Uint8Array; stderr: string }> {
   const { SKIFF_BIN } = await import("../helpers/skiff.ts");
   const p = Bun.spawn([SKIFF_BIN, "cp", ...args], {

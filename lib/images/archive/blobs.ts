@@ -5,6 +5,7 @@
  * unpacked, a plain copy for when the snapshot already exists, and the OCI
  * manifest skiff writes when an archive has none.
  */
+import { passThrough } from "../../streams.ts";
 import { closeSync, createReadStream, openSync, readSync } from "node:fs";
 import type { Context } from "../../context.ts";
 import type { BlobWriter } from "../../content/store.ts";
@@ -60,24 +61,7 @@ export function fileLayerSource(ctx: Context, blob: LocalBlob): LayerSource {
       writer = await freshWriter(ctx, blob);
       if (writer.complete) return Bun.file(blob.path).stream();
       const w = writer;
-      const it = fileChunks(blob.path)[Symbol.asyncIterator]();
-      return new ReadableStream<Uint8Array>(
-        {
-          async pull(controller) {
-            const r = await it.next();
-            if (r.done) {
-              controller.close();
-              return;
-            }
-            await w.write(r.value);
-            controller.enqueue(r.value);
-          },
-          async cancel() {
-            await it.return?.();
-          },
-        },
-        { highWaterMark: 0 },
-      );
+      return passThrough(fileChunks(blob.path), (c) => w.write(c));
     },
     async finish() {
       await writer?.commit();

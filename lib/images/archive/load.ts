@@ -17,6 +17,7 @@
  * The GC lock is held shared throughout, so a concurrent `image prune`
  * cannot delete blobs stored but not yet recorded.
  */
+import { concurrencyLimit } from "../../pool.ts";
 import { mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Context } from "../../context.ts";
@@ -50,20 +51,6 @@ export interface LoadResult {
 
 const MAX_CONFIG_SIZE = 8 << 20;
 
-function pool(limit: number): <T>(fn: () => Promise<T>) => Promise<T> {
-  let active = 0;
-  const queue: (() => void)[] = [];
-  return async <T>(fn: () => Promise<T>): Promise<T> => {
-    if (active >= limit) await new Promise<void>((r) => queue.push(r));
-    active += 1;
-    try {
-      return await fn();
-    } finally {
-      active -= 1;
-      queue.shift()?.();
-    }
-  };
-}
 
 function openInput(path: string): ReadableStream<Uint8Array> {
   let st;
@@ -154,7 +141,7 @@ async function loadImage(
 
   const compressions = planned.layers.map((l) => sniffFile(l.path, `${source}: layer ${l.name}`));
   const chains = chainIds(diffIds);
-  const run = pool(ctx.config.maxConcurrentDownloads);
+  const run = concurrencyLimit(ctx.config.maxConcurrentDownloads);
   const done: Promise<number>[] = [];
   planned.layers.forEach((file, i) => {
     const job = {

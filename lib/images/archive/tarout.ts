@@ -5,6 +5,7 @@
  * checked against a digest as it passes. A failing entry or output ends the
  * whole archive with that error.
  */
+import { drained } from "../../streams.ts";
 import tar from "tar-stream";
 import { Digester, type Digest } from "../../digest.ts";
 import { SkiffError, toSkiffError } from "../../errors.ts";
@@ -89,18 +90,6 @@ interface EntrySink extends NodeJS.EventEmitter {
   destroy(e?: Error): void;
 }
 
-/** Resolves on 'drain' or when the entry (or the whole pack) is destroyed. */
-function drained(sink: NodeJS.EventEmitter): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      sink.off("drain", done);
-      sink.off("close", done);
-      resolve();
-    };
-    sink.on("drain", done);
-    sink.on("close", done);
-  });
-}
 
 async function writeItem(pack: tar.Pack, item: TarItem, failure: () => unknown): Promise<void> {
   const dir = item.name.endsWith("/");

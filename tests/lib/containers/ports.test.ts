@@ -1,7 +1,5 @@
 import { describe, expect, test } from "bun:test";
 import { formatPorts, joinHostPort, naturalCompare, parsePortSpec, type PortBinding } from "../../../lib/containers/ports.ts";
-import { createOptions } from "../../../lib/containers/options.ts";
-import type { ContainerRecord } from "../../../lib/containers/record.ts";
 
 const BINDINGS: PortBinding[] = [
   { containerPort: 80, protocol: "tcp", hostIp: "0.0.0.0", hostPort: 8080 },
@@ -55,18 +53,4 @@ describe("helpers", () => {
   });
 });
 
-function record(options: Record<string, unknown>): ContainerRecord {
-  return {
-    schemaVersion: 1,
-    id: "a".repeat(64),
-    name: "web",
-    created: "2024-01-01T00:00:00Z",
-    image: { id: `sha256:${"b".repeat(64)}` as ContainerRecord["image"]["id"], name: "busybox", chainIds: [] },
-    imageConfig: null,
-    options: { ...createOptions(), ...options } as ContainerRecord["options"],
-    runtime: "runc",
-    rootless: false,
-    driver: "overlay",
-  };
-}
 

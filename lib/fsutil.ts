@@ -82,13 +82,22 @@ export function atomicWriteJson(path: string, value: unknown, opts: WriteOptions
 
 /** Reads and validates a JSON file; undefined when it does not exist. */
 export function readJsonFile<S extends z.ZodTypeAny>(path: string, schema: S): z.infer<S> | undefined {
-  let text: string;
+  const text = readTextFile(path);
+  return text === undefined ? undefined : parseJsonText(path, text, schema);
+}
+
+/** A file's text; undefined when it does not exist. */
+export function readTextFile(path: string): string | undefined {
   try {
-    text = readFileSync(path, "utf8");
+    return readFileSync(path, "utf8");
   } catch (e) {
     if (errnoCode(e) === "ENOENT") return undefined;
     throw e;
   }
+}
+
+/** Parses and validates JSON read from `path` (named in errors). */
+export function parseJsonText<S extends z.ZodTypeAny>(path: string, text: string, schema: S): z.infer<S> {
   let raw: unknown;
   try {
     raw = JSON.parse(text);

@@ -21,6 +21,7 @@ import { JsonFileLog, type LogStream } from "./log.ts";
 import { FRAME } from "./protocol.ts";
 import { patchState } from "./state.ts";
 import { StartError } from "./errors.ts";
+import { trace } from "../lib/trace.ts";
 import { listenFdList } from "./notify.ts";
 
 /**
@@ -146,6 +147,7 @@ export class Container {
       await opts.gate;
       await this.#startWithTerminal(pidFile);
     } else await this.#startWithPipes(pidFile, opts.gate);
+    trace("shim: runtime started the container");
     this.status = "running";
     this.startedAt = Date.now();
     const startedAt = new Date(this.startedAt).toISOString();

@@ -21,7 +21,7 @@ import { containerLock, runDir, shimSocket } from "./start.ts";
 import { liveState, readState, waitProcessGone, writeState, type LiveState } from "./state.ts";
 
 export function currentState(ctx: Context, record: ContainerRecord): LiveState {
-  return liveState(readState(ctx.containers.dir(record.id)));
+  return liveState(ctx.containers.cachedState(record.id));
 }
 
 export function stopSignalOf(record: ContainerRecord): number {

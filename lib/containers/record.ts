@@ -11,10 +11,12 @@ import { join } from "node:path";
 import { z } from "zod";
 import type { Digest } from "../digest.ts";
 import { errnoCode, SkiffError } from "../errors.ts";
-import { atomicWriteJson, readJsonFile } from "../fsutil.ts";
+import { atomicWriteJson, parseJsonText, readJsonFile, readTextFile } from "../fsutil.ts";
 import { tryLock } from "../lock.ts";
 import { ContainerConfigSchema } from "../images/manifest.ts";
 import { createOptionsSchema } from "./options.ts";
+import { RecordCache } from "./record-cache.ts";
+import { readState, stateFile, stateSchema, type ContainerState } from "./state.ts";
 import { appliedResourcesSchema } from "./resources.ts";
 
 const digest = z.string().regex(/^sha(256|512):[a-f0-9]+$/) as unknown as z.ZodType<Digest>;
@@ -81,9 +83,11 @@ export function randomName(): string {
 
 export class ContainerStore {
   readonly #dir: string;
+  readonly #cache: RecordCache;
 
-  constructor(containersDir: string) {
+  constructor(containersDir: string, opts: { memoryCache?: boolean } = {}) {
     this.#dir = containersDir;
+    this.#cache = new RecordCache(opts.memoryCache ? undefined : join(containersDir, ".cache.json"));
   }
 
   get root(): string {
@@ -210,17 +214,31 @@ export class ContainerStore {
     return names.filter((n) => /^[a-f0-9]{64}$/.test(n));
   }
 
+  /** Complete records (a corrupt one is skipped here; `container prune` and rm can still remove it). */
   list(): ContainerRecord[] {
     const out: ContainerRecord[] = [];
-    for (const id of this.ids()) {
+    const ids = this.ids();
+    for (const id of ids) {
+      const path = join(this.dir(id), "config.json");
       try {
-        const r = this.read(id);
-        if (r && !r.incomplete) out.push(r);
+        const text = readTextFile(path);
+        if (text === undefined) continue;
+        const r = this.#cache.record(id, text, (t) => parseJsonText(path, t, recordSchema));
+        if (!r.incomplete) out.push(r);
       } catch {
-        // A corrupt record is skipped here; `container prune` and rm can still remove it.
+        // skipped; see above
       }
     }
+    this.#cache.retain(new Set(ids));
     return out;
+  }
+
+  /** A container's stored state, parsed only when state.json changed since last time. */
+  cachedState(id: string): ContainerState {
+    const path = stateFile(this.dir(id));
+    const text = readTextFile(path);
+    if (text === undefined) return readState(this.dir(id));
+    return this.#cache.state(id, text, (t) => parseJsonText(path, t, stateSchema));
   }
 
   /**

@@ -2,13 +2,19 @@
  * Phase timings for performance work: `SKIFF_TRACE=1 skiff pull ...` prints
  * milliseconds since process start at each marked point, on stderr.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, writeSync } from "node:fs";
 
 const enabled = process.env.SKIFF_TRACE === "1";
 
 /** Wall-clock ms since this process started, plus the absolute time so processes can be lined up. */
 export function trace(label: string): void {
-  if (enabled) process.stderr.write(`[trace ${performance.now().toFixed(1)} ms @${(Date.now() % 100000).toString().padStart(5, "0")}] ${label}\n`);
+  // Straight to fd 2: an early shim points fd 2 at its log only after start-up.
+  if (!enabled) return;
+  try {
+    writeSync(2, `[trace ${performance.now().toFixed(1)} ms @${(Date.now() % 100000).toString().padStart(5, "0")}] ${label}\n`);
+  } catch {
+    // fd 2 closed
+  }
 }
 
 /** Anonymous memory of this process in kB (for memory work with SKIFF_TRACE=1). */

@@ -9,7 +9,7 @@
  */
 import { trace, traceMemory } from "../lib/trace.ts";
 import { existsSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { deleteArgs, startFailureCode } from "../runtime/oci.ts";
 import { dup2, setChildSubreaper } from "../lib/sys/libc.ts";
 import type { ShimConfig } from "./config.ts";
@@ -51,10 +51,33 @@ async function quiet(argv: string[]): Promise<void> {
   await p.exited;
 }
 
+/**
+ * A shim started early (before its container existed) reads the path of its
+ * shim.json on stdin; EOF without one means the CLI gave up: exit quietly.
+ * Its stderr then goes to the run dir's shim.log, as a late shim's does.
+ */
+function awaitConfigPath(): string | undefined {
+  let path: string;
+  try {
+    path = readFileSync(0, "utf8").trim();
+  } catch {
+    return undefined;
+  }
+  if (path === "") return undefined;
+  try {
+    dup2(openSync(join(dirname(path), "shim.log"), "a", 0o600), 2);
+    dup2(openSync("/dev/null", "r"), 0);
+  } catch {
+    // stay with what we have
+  }
+  return path;
+}
+
 export async function shimMain(argv: string[]): Promise<number> {
-  const cfgPath = argv[0];
+  const cfgPath = argv[0] === "-" ? awaitConfigPath() : argv[0];
   if (!cfgPath) {
-    process.stderr.write("usage: skiff __shim SHIM_JSON\n");
+    if (argv[0] === "-") return 0;
+    process.stderr.write("usage: skiff __shim SHIM_JSON|-\n");
     return 125;
   }
   traceMemory("shim: start");

@@ -11,7 +11,7 @@
  * Errors talking to the manager go to the shim log; they never stop the
  * container.
  */
-import { chmodSync, closeSync, mkdirSync, readFileSync } from "node:fs";
+import { chmodSync, closeSync, mkdirSync, readFileSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { relayMessage, startMessage } from "../lib/systemd/notify.ts";
 import { DatagramSocket, sendDatagram } from "../lib/sys/unixdgram.ts";
@@ -24,7 +24,11 @@ const HEALTH_POLL_MS = 250;
 const STOP_TIMEOUT_S = 10;
 
 function log(message: string): void {
-  process.stderr.write(`shim: sd-notify: ${message}\n`);
+  try {
+    writeSync(2, `shim: sd-notify: ${message}\n`); // fd 2 is shim.log
+  } catch {
+    // no log to write to
+  }
 }
 
 /** The listen fds the runtime gets as 3.. (runc --preserve-fds). */

@@ -15,7 +15,10 @@ export function patchState(containerDir: string, patch: Record<string, unknown>)
     // first write
   }
   try {
-    atomicWriteJson(file, { ...current, ...patch }, { mode: 0o600 });
+    // No fsync (it costs milliseconds on the start path): the state describes
+    // processes, which a crash ends anyway, and readers correct it from the
+    // boot id and pids. The rename still makes every write all-or-nothing.
+    atomicWriteJson(file, { ...current, ...patch }, { mode: 0o600, noSync: true });
   } catch {
     // The container directory may be gone (removed while running).
   }

@@ -12,7 +12,7 @@ import { execProcess, newExecId } from "../containers/exec.ts";
 import { parseLogTime, readLogs } from "../containers/logs.ts";
 import { currentState, killContainer, removeContainer, stopContainer, waitContainer } from "../containers/ops.ts";
 import type { ContainerRecord } from "../containers/record.ts";
-import { shimSocket, startContainer, StartFailure } from "../containers/start.ts";
+import { EarlyShim, shimSocket, startContainer, StartFailure } from "../containers/start.ts";
 import { inspectContainer, psRow, type PsRow } from "../containers/views.ts";
 import { parseSignal } from "../oci/spec.ts";
 import { shimRequest, shimSession, type Session } from "../../shim/client.ts";
@@ -78,13 +78,15 @@ export async function runCommand(ctx: Context, image: string, command: string[],
   trace("run: action");
   // Foreground without a terminal: signals are passed on from the first moment (a unit may be stopped while we pull).
   const proxy = !flags.detach && !flags.tty && flags.sigProxy !== false ? new SignalProxy() : undefined;
+  // Comes up while the container is created (a pull makes it wait longer).
+  const early = await EarlyShim.start(ctx);
   try {
     const record = await create(ctx, image, command, flags);
     const o = record.options;
     const unit = unitOption();
     if (flags.detach) {
       try {
-        await startContainer(ctx, record, unit);
+        await startContainer(ctx, record, { ...unit, early });
       } catch (e) {
         failStart(e);
       }
@@ -93,15 +95,15 @@ export async function runCommand(ctx: Context, image: string, command: string[],
       writeStdout(`${record.id}\n`);
       return;
     }
-    const early = proxy?.pending;
-    if (early !== undefined) {
+    const pendingSignal = proxy?.pending;
+    if (pendingSignal !== undefined) {
       // Told to stop before the container ran: it never will.
       if (o.autoRemove) await removeContainer(ctx, record, { force: true }).catch(() => {});
-      throw new ExitStatus(128 + early);
+      throw new ExitStatus(128 + pendingSignal);
     }
     const size = o.tty ? terminalSize() : undefined;
     try {
-      await startContainer(ctx, record, { attach: true, ...(size ?? {}), ...unit });
+      await startContainer(ctx, record, { attach: true, ...(size ?? {}), ...unit, early });
     } catch (e) {
       failStart(e);
     }
@@ -120,6 +122,7 @@ export async function runCommand(ctx: Context, image: string, command: string[],
     if (o.autoRemove) removeRunFiles(flags);
     throw new ExitStatus(code);
   } finally {
+    early?.release();
     proxy?.release();
   }
 }

@@ -44,6 +44,8 @@ export interface StartOptions {
   cols?: number;
   /** Started by a systemd unit (`run`/`start` in a service): sd-notify and socket activation. */
   unit?: UnitStart;
+  /** A shim already on its way up (see EarlyShim); released if not used. */
+  early?: EarlyShim | undefined;
 }
 
 /**
@@ -160,19 +162,108 @@ function shimEnv(): Record<string, string | undefined> {
   return { ...withoutUnitEnv(process.env), ...(process.env.SKIFF_SHIM_JIT ? {} : { BUN_JSC_useDFGJIT: "0", BUN_JSC_useFTLJIT: "0" }) };
 }
 
-async function spawnShim(ctx: Context, record: ContainerRecord, cfgPath: string, dir: string, joinUserns?: number, extraFds: number[] = []): Promise<SyncLine> {
+type ShimProcess = Bun.Subprocess<"pipe" | "inherit" | "ignore", "pipe" | "inherit" | "ignore", "pipe" | "inherit" | "ignore">;
+
+/** Starts `skiff __shim <arg>` detached in its namespaces: a new user namespace when rootless (or `joinUserns`'s), a private mount namespace. */
+function launchShim(
+  ctx: Context,
+  rootless: boolean,
+  arg: string,
+  stdio: { stdin: "ignore" | "pipe"; stderr: number | "ignore"; extraFds?: number[]; joinUserns?: number | undefined },
+): Promise<ShimProcess> {
+  const argv = [...selfCommand(), "__shim", arg];
+  const { stdin, stderr, extraFds = [], joinUserns } = stdio;
+  // Sharing another container's namespaces means living in its user
+  // namespace: join it (we own it) instead of making a new one.
+  if (rootless && joinUserns === undefined) {
+    return spawnInUserNamespace(argv, ctx.userns, { mount: true, detached: true, stdin, stdout: "pipe", stderr, env: shimEnv(), extraFds });
+  }
+  const nsenter = joinUserns !== undefined ? ["nsenter", "--user", "--preserve-credentials", "-t", String(joinUserns), "--"] : [];
+  return Promise.resolve(
+    Bun.spawn([...nsenter, "unshare", "--mount", "--propagation", "private", "--", ...argv], {
+      detached: true,
+      stdio: [stdin, "pipe", stderr, ...extraFds],
+      env: shimEnv(),
+    }) as ShimProcess,
+  );
+}
+
+/**
+ * A shim started before its container is created. Making the user namespace
+ * and starting a process take about 20 ms, which then overlap with creating
+ * the container and writing its bundle. It waits for the path of its
+ * shim.json on stdin; closing stdin without one makes it exit.
+ */
+export class EarlyShim {
+  readonly #rootless: boolean;
+  readonly #child: Promise<ShimProcess>;
+  #claimed = false;
+
+  private constructor(ctx: Context) {
+    this.#rootless = ctx.rootless;
+    this.#child = launchShim(ctx, ctx.rootless, "-", { stdin: "pipe", stderr: "ignore" });
+    this.#child.catch(() => {}); // a failure shows when claimed; a late shim is spawned then
+  }
+
+  /**
+   * Starts one, unless systemd handed us descriptors (those go to a shim
+   * spawned with them). Resolves once the shim process runs: setting up its
+   * user namespace takes turns of our event loop, which creating the
+   * container would hold up; its own start-up then overlaps the creation.
+   */
+  static async start(ctx: Context): Promise<EarlyShim | undefined> {
+    if (process.env.LISTEN_FDS || process.env.NOTIFY_SOCKET) return undefined;
+    const early = new EarlyShim(ctx);
+    await early.#child.catch(() => {});
+    return early;
+  }
+
+  /** The shim, for a container of this kind; undefined when it does not fit (or failed). */
+  async claim(rootless: boolean): Promise<ShimProcess | undefined> {
+    if (this.#claimed || rootless !== this.#rootless) return undefined;
+    this.#claimed = true;
+    try {
+      return await this.#child;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Lets an unclaimed shim go: EOF on its stdin ends it. */
+  release(): void {
+    if (this.#claimed) return;
+    this.#claimed = true;
+    void this.#child
+      .then((c) => {
+        (c.stdin as Bun.FileSink).end();
+        c.unref();
+      })
+      .catch(() => {});
+  }
+}
+
+async function spawnShim(
+  ctx: Context,
+  record: ContainerRecord,
+  cfgPath: string,
+  dir: string,
+  opts: { joinUserns?: number | undefined; extraFds?: number[]; early?: EarlyShim | undefined },
+): Promise<SyncLine> {
+  const extraFds = opts.extraFds ?? [];
+  const fits = opts.joinUserns === undefined && extraFds.length === 0;
+  const early = fits ? await opts.early?.claim(record.rootless) : undefined;
+  opts.early?.release();
   const logFd = openSync(join(dir, "shim.log"), "a", 0o600);
-  const argv = [...selfCommand(), "__shim", cfgPath];
   try {
-    // Sharing another container's namespaces means living in its user
-    // namespace: join it (we own it) instead of making a new one.
-    const child = record.rootless && joinUserns === undefined
-      ? await spawnInUserNamespace(argv, ctx.userns, { mount: true, detached: true, stdin: "ignore", stdout: "pipe", stderr: logFd, env: shimEnv(), extraFds })
-      : Bun.spawn([...(joinUserns !== undefined ? ["nsenter", "--user", "--preserve-credentials", "-t", String(joinUserns), "--"] : []), "unshare", "--mount", "--propagation", "private", "--", ...argv], {
-          detached: true,
-          stdio: ["ignore", "pipe", logFd, ...extraFds],
-          env: shimEnv(),
-        });
+    let child: ShimProcess;
+    if (early) {
+      child = early;
+      const stdin = child.stdin as Bun.FileSink;
+      stdin.write(`${cfgPath}\n`);
+      await stdin.end();
+    } else {
+      child = await launchShim(ctx, record.rootless, cfgPath, { stdin: "ignore", stderr: logFd, extraFds, joinUserns: opts.joinUserns });
+    }
     const line = await readSyncLine(child.stdout as ReadableStream<Uint8Array>, 120_000);
     child.unref();
     if (!line) {
@@ -247,11 +338,12 @@ export async function startContainer(ctx: Context, record: ContainerRecord, opts
     // shimAlive and note describe this read, not the container: they are not stored.
     const { shimAlive: _alive, note: _note, ...stored } = state;
     writeState(cdir, { ...stored, status: "created", stoppedByUser: false, error: "", oomKilled: false });
-    const line = await spawnShim(ctx, record, cfgPath, dir, net.joinUserns, unitSpawnFds(unit));
+    const line = await spawnShim(ctx, record, cfgPath, dir, { joinUserns: net.joinUserns, extraFds: unitSpawnFds(unit), early: opts.early });
     trace("start: shim reported");
     if ("error" in line) throw new StartFailure(line.error, line.exitCode);
     return { pid: line.pid, alreadyRunning: false };
   } finally {
+    opts.early?.release();
     lock.release();
   }
 }

@@ -61,8 +61,9 @@ export function readState(containerDir: string): ContainerState {
   return readJsonFile(stateFile(containerDir), stateSchema) ?? stateSchema.parse({ schemaVersion: 1, status: "created" });
 }
 
+/** Atomic but not synced: see shim/state.ts for why a state needs no fsync. */
 export function writeState(containerDir: string, state: ContainerState): void {
-  atomicWriteJson(stateFile(containerDir), state, { mode: 0o600 });
+  atomicWriteJson(stateFile(containerDir), state, { mode: 0o600, noSync: true });
 }
 
 export { bootId, processStartTime, sameProcess };

@@ -137,7 +137,7 @@ export class Podman {
   constructor(base: string) {
     this.dir = join(base, "podman");
     mkdirSync(join(this.dir, "xdg"), { recursive: true, mode: 0o700 });
-    writeFileSync(join(this.dir, "containers.conf"), '[network]\nnetwork_backend = "cni"\n[engine]\nevents_logger = "none"\n');
+    writeFileSync(join(this.dir, "containers.conf"), '[network]\nnetwork_backend = "cni"\n[engine]\nevents_logger = "file"\n');
     this.env = {
       HOME: join(this.dir, "home"),
       XDG_CONFIG_HOME: join(this.dir, "config"),
@@ -163,8 +163,9 @@ export class Podman {
       "runc",
       "--cgroup-manager",
       "cgroupfs",
+      // "none" makes `run --rm` wait 20s for an exit event that never comes.
       "--events-backend",
-      "none",
+      "file",
     ];
   }
 

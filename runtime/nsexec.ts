@@ -5,7 +5,9 @@
  * subordinate ranges, so files get their real in-container owners.
  */
 import type { Digest } from "../lib/digest.ts";
-import { SkiffError, type ErrorKind } from "../lib/errors.ts";
+import { chmodSync, lstatSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { errnoCode, SkiffError, type ErrorKind } from "../lib/errors.ts";
 import type { PendingFixups } from "../lib/layers/pending.ts";
 import type { UnpackResult } from "../lib/layers/unpack.ts";
 import type { CopyUpRequest, CopyUpResult } from "../lib/volumes/copyup.ts";
@@ -59,7 +61,6 @@ export class InProcessExecutor implements NamespaceExecutor {
   }
 
   async remove(paths: string[]): Promise<void> {
-    const { rmSync } = await import("node:fs");
     for (const p of paths) rmSync(p, { recursive: true, force: true });
   }
 
@@ -67,6 +68,50 @@ export class InProcessExecutor implements NamespaceExecutor {
     const { copyUp } = await import("../lib/volumes/copyup.ts");
     return copyUp(req, { chown: true, ...(onWarning ? { onWarning } : {}) });
   }
+}
+
+/**
+ * Deletes `path` from outside the user namespace; false when some of it is
+ * owned by another id (or otherwise refused) and the helper must finish.
+ * Directories of ours without owner access (overlayfs leaves its work/work
+ * at mode 000) are opened up first.
+ */
+export function removeAsOwner(path: string): boolean {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      rmSync(path, { recursive: true, force: true });
+      return true;
+    } catch (e) {
+      const code = errnoCode(e);
+      if (code !== "EACCES" && code !== "EPERM" && code !== "ENOTEMPTY") return false;
+    }
+    if (!openOwnDirectories(path)) return false;
+  }
+  return false;
+}
+
+/** Gives us rwx on every directory under `root` we own; false at the first one we do not. */
+function openOwnDirectories(root: string): boolean {
+  const uid = process.getuid?.() ?? -1;
+  const stack = [root];
+  while (stack.length > 0) {
+    const dir = stack.pop() as string;
+    let st;
+    try {
+      st = lstatSync(dir);
+    } catch {
+      continue; // already gone
+    }
+    if (!st.isDirectory()) continue;
+    if (st.uid !== uid) return false;
+    try {
+      if ((st.mode & 0o700) !== 0o700) chmodSync(dir, (st.mode & 0o7777) | 0o700);
+      for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) stack.push(join(dir, e.name));
+    } catch {
+      return false;
+    }
+  }
+  return true;
 }
 
 export class UserNamespaceExecutor implements NamespaceExecutor {
@@ -105,8 +150,11 @@ export class UserNamespaceExecutor implements NamespaceExecutor {
   }
 
   async remove(paths: string[]): Promise<void> {
-    if (paths.length === 0) return;
-    await this.#run("remove", { paths });
+    // Most trees (a container that wrote as its root) hold only our own
+    // files: deleting them here saves starting a helper, about 20 ms.
+    const left = paths.filter((p) => !removeAsOwner(p));
+    if (left.length === 0) return;
+    await this.#run("remove", { paths: left });
   }
 
   async copyUp(req: CopyUpRequest, onWarning?: (m: string) => void): Promise<CopyUpResult> {

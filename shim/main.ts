@@ -199,9 +199,9 @@ export async function shimMain(argv: string[]): Promise<number> {
   patchState(cfg.containerDir, { status: "exited", exitCode, oomKilled: oomKilled(), finishedAt: new Date().toISOString(), pid: 0, ipAddress: "", ports: [] });
   await net.stop();
   await releaseLeases(cfg);
-  await quiet(deleteArgs(cfg.runtime, cfg.id, { force: true }));
-  trace("shim: runtime deleted");
-  await unmountRootfs(cfg);
+  // The runtime's delete (state, cgroup) and our unmount touch different things.
+  await Promise.all([quiet(deleteArgs(cfg.runtime, cfg.id, { force: true })), unmountRootfs(cfg)]);
+  trace("shim: runtime deleted, unmounted");
   ctr.closeLog();
   if (cfg.waitForAttach) await ctr.firstAttach(10_000);
   if (cfg.autoRemove) {
@@ -239,15 +239,13 @@ async function releaseLeases(cfg: ShimConfig): Promise<void> {
 }
 
 async function removeContainer(cfg: ShimConfig): Promise<void> {
-  let record: import("../lib/containers/record.ts").ContainerRecord | undefined;
-  const { ContainerStore } = await import("../lib/containers/record.ts");
-  const { dirname, join: pjoin } = await import("node:path");
-  const containersDir = dirname(cfg.containerDir);
-  const store = new ContainerStore(containersDir);
+  // The record matters only for its anonymous volumes; without volume
+  // mounts, neither it nor the modules that validate it are loaded.
+  let recordText: string | undefined;
   try {
-    record = store.read(cfg.id);
+    recordText = readFileSync(join(cfg.containerDir, "config.json"), "utf8");
   } catch {
-    record = undefined;
+    recordText = undefined;
   }
   patchState(cfg.containerDir, { status: "removing" });
   try {
@@ -259,15 +257,30 @@ async function removeContainer(cfg: ShimConfig): Promise<void> {
   // The network namespace file is still a mount point here.
   unmountUnder(cfg.runDir);
   rmSync(cfg.runDir, { recursive: true, force: true });
-  if (record) {
-    const root = dirname(containersDir);
-    const { removeAnonymousVolumesAt } = await import("../lib/volumes/mounts.ts");
-    await removeAnonymousVolumesAt(
-      { volumes: pjoin(root, "volumes"), locks: pjoin(root, "locks"), containers: store },
-      record,
-      { remove: async (ps) => ps.forEach((p) => rmSync(p, { recursive: true, force: true })) },
-    ).catch(() => {});
+  if (recordText && hasVolumeMounts(recordText)) await removeAnonymousVolumes(cfg, recordText).catch(() => {});
+}
+
+function hasVolumeMounts(recordText: string): boolean {
+  try {
+    const mounts = (JSON.parse(recordText) as { options?: { mounts?: { type?: string }[] } }).options?.mounts ?? [];
+    return mounts.some((m) => m.type === "volume");
+  } catch {
+    return false;
   }
+}
+
+async function removeAnonymousVolumes(cfg: ShimConfig, recordText: string): Promise<void> {
+  const { ContainerStore, recordSchema } = await import("../lib/containers/record.ts");
+  const { parseJsonText } = await import("../lib/fsutil.ts");
+  const { removeAnonymousVolumesAt } = await import("../lib/volumes/mounts.ts");
+  const containersDir = dirname(cfg.containerDir);
+  const root = dirname(containersDir);
+  const record = parseJsonText(join(cfg.containerDir, "config.json"), recordText, recordSchema);
+  await removeAnonymousVolumesAt(
+    { volumes: join(root, "volumes"), locks: join(root, "locks"), containers: new ContainerStore(containersDir) },
+    record,
+    { remove: async (ps) => ps.forEach((p) => rmSync(p, { recursive: true, force: true })) },
+  );
 }
 
 function handle(ctr: Container, cfg: ShimConfig, conn: Conn, req: ShimRequest): void {
@@ -343,6 +356,16 @@ function handle(ctr: Container, cfg: ShimConfig, conn: Conn, req: ShimRequest): 
 
 /** Drops every name symlink that points at this container: it may have been renamed since it started. */
 function releaseNames(cfg: ShimConfig): void {
+  // The name it started with, unless renamed since: then look at them all.
+  const own = join(cfg.namesDir, cfg.name);
+  try {
+    if (readlinkSync(own) === cfg.id) {
+      rmSync(own, { force: true });
+      return;
+    }
+  } catch {
+    // not there: renamed, or already released
+  }
   let names: string[];
   try {
     names = readdirSync(cfg.namesDir);

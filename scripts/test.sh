@@ -19,6 +19,7 @@ LOGDIR="$(mktemp -d /tmp/skiff-test-logs.XXXXXX)"
 chmod 755 "$LOGDIR"
 passed=0
 failed=0
+typecheck_failed=0
 
 scripts/setup-host.sh
 
@@ -35,6 +36,7 @@ if npm run --silent check; then
   passed=$((passed + 1))
 else
   echo "typecheck FAILED"
+  typecheck_failed=1
   failed=$((failed + 1))
 fi
 
@@ -74,5 +76,10 @@ count "$LOGDIR/rootless.log"
 if [[ "$WORKTREE" != "$REPO" ]]; then rm -rf "$WORKTREE"; fi
 
 echo "logs: $LOGDIR"
+# CI shows only the tail of the output: name the failures right above the count.
+if [[ $typecheck_failed -eq 1 ]]; then echo "typecheck: FAILED"; fi
+for phase in root rootless; do
+  grep -E '^\(fail\) ' "$LOGDIR/$phase.log" 2>/dev/null | sort -u | sed "s/^/$phase: /" || true
+done
 echo "${passed} passed, ${failed} failed"
 [[ $failed -eq 0 ]]

@@ -8,29 +8,18 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { busyboxImage, PASSWD, pushLayout, writeImageLayout } from "../helpers/images.ts";
-import { registrySkipReason, startRegistry, type TestRegistry } from "../helpers/registry.ts";
-import { binaryMissingReason, makeSkiffEnv, type SkiffEnv } from "../helpers/skiff.ts";
+import { containerFixture, containerSkipReason, isRoot, type ContainerFixture } from "../helpers/containers.ts";
+import { PASSWD } from "../helpers/images.ts";
+import type { SkiffEnv } from "../helpers/skiff.ts";
 import { makeTar } from "../lib/layers/helpers.ts";
 
-const isRoot = process.getuid?.() === 0;
 const uid = process.getuid?.() ?? 0;
 
-function rootlessSkipReason(): string | undefined {
-  if (isRoot) return undefined;
-  if (!Bun.which("newuidmap")) return "newuidmap is not installed (package uidmap)";
-  const user = Bun.spawnSync(["id", "-un"]).stdout.toString().trim();
-  const subuid = existsSync("/etc/subuid") ? readFileSync("/etc/subuid", "utf8") : "";
-  if (!subuid.split("\n").some((l) => l.startsWith(`${user}:`) || l.startsWith(`${uid}:`))) return `no /etc/subuid range for ${user}`;
-  return undefined;
-}
-
-const skip = binaryMissingReason() ?? registrySkipReason() ?? (Bun.which("runc") ? undefined : "runc is not installed") ?? rootlessSkipReason();
+const skip = containerSkipReason();
 if (skip) console.warn(`skipping container-extras tests: ${skip}`);
 
-let reg: TestRegistry;
+let fx: ContainerFixture;
 let env: SkiffEnv;
 let image: string;
 let work: string;
@@ -61,24 +50,12 @@ async function rawCp(args: string[], stdin?: Uint8Array): Promise<{ code: number
 
 describe.skipIf(skip !== undefined)("container extras", () => {
   beforeAll(async () => {
-    reg = await startRegistry();
-    work = mkdtempSync(join(tmpdir(), "skiff-extras-work-"));
-    const layout = join(work, "layout");
-    await writeImageLayout(layout, [{ tag: "latest", spec: busyboxImage() }]);
-    image = `${reg.host}/busybox:latest`;
-    await pushLayout(layout, image, { tag: "latest" });
-    env = makeSkiffEnv("skiff-extras");
-    await env.ok(["pull", "-q", image]);
+    fx = await containerFixture("extras");
+    ({ env, image, work } = fx);
   }, 120_000);
 
   afterAll(async () => {
-    if (env) {
-      const ids = (await env.run(["ps", "-aq"])).stdout.trim().split("\n").filter(Boolean);
-      if (ids.length > 0) await env.run(["rm", "-f", ...ids]);
-      await env.cleanup();
-    }
-    await reg?.stop();
-    if (work) rmSync(work, { recursive: true, force: true });
+    await fx?.close();
   });
 
   describe("top", () => {

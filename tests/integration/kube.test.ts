@@ -8,33 +8,21 @@
  * CI runs this file as root and as an unprivileged user with a subuid range.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
-import { busyboxImage, pushLayout, writeImageLayout } from "../helpers/images.ts";
+import { containerFixture, containerSkipReason, type ContainerFixture } from "../helpers/containers.ts";
 import { validateKubeObject, type Schema } from "../helpers/jsonschema.ts";
-import { freePort, registrySkipReason, startRegistry, type TestRegistry } from "../helpers/registry.ts";
-import { binaryMissingReason, makeSkiffEnv, type SkiffEnv } from "../helpers/skiff.ts";
+import { freePort } from "../helpers/registry.ts";
+import type { SkiffEnv } from "../helpers/skiff.ts";
 
-const isRoot = process.getuid?.() === 0;
-const uid = process.getuid?.() ?? 0;
 const SCHEMA = JSON.parse(readFileSync(join(import.meta.dir, "..", "fixtures", "k8s", "core-v1.schema.json"), "utf8")) as Schema;
 
-function rootlessSkipReason(): string | undefined {
-  if (isRoot) return undefined;
-  if (!Bun.which("newuidmap")) return "newuidmap is not installed (package uidmap)";
-  const user = Bun.spawnSync(["id", "-un"]).stdout.toString().trim();
-  const subuid = existsSync("/etc/subuid") ? readFileSync("/etc/subuid", "utf8") : "";
-  if (!subuid.split("\n").some((l) => l.startsWith(`${user}:`) || l.startsWith(`${uid}:`))) return `no /etc/subuid range for ${user}`;
-  return undefined;
-}
-
-const skip = binaryMissingReason() ?? registrySkipReason() ?? (Bun.which("runc") ? undefined : "runc is not installed") ?? rootlessSkipReason();
+const skip = containerSkipReason();
 if (skip) console.warn(`skipping kube tests: ${skip}`);
 const portsSkip = Bun.which("pasta") || Bun.which("slirp4netns") ? undefined : "neither pasta nor slirp4netns is installed: no published ports";
 
-let reg: TestRegistry;
+let fx: ContainerFixture;
 let env: SkiffEnv;
 let image: string;
 let work: string;
@@ -64,24 +52,12 @@ function writeYaml(name: string, text: string): string {
 
 describe.skipIf(skip !== undefined)("kube", () => {
   beforeAll(async () => {
-    reg = await startRegistry();
-    work = mkdtempSync(join(tmpdir(), "skiff-kube-"));
-    const layout = join(work, "layout");
-    await writeImageLayout(layout, [{ tag: "latest", spec: busyboxImage() }]);
-    image = `${reg.host}/busybox:latest`;
-    await pushLayout(layout, image, { tag: "latest" });
-    env = makeSkiffEnv("skiff-kube");
-    await env.ok(["pull", "-q", image]);
+    fx = await containerFixture("kube");
+    ({ env, image, work } = fx);
   }, 120_000);
 
   afterAll(async () => {
-    if (env) {
-      const ids = (await env.run(["ps", "-aq"])).stdout.trim().split("\n").filter(Boolean);
-      if (ids.length > 0) await env.run(["rm", "-f", ...ids]);
-      await env.cleanup();
-    }
-    await reg?.stop();
-    if (work) rmSync(work, { recursive: true, force: true });
+    await fx?.close();
   });
 
   test("kube generate: a Pod, a Service and a PersistentVolumeClaim that the Kubernetes schema accepts", async () => {

@@ -7,33 +7,18 @@
  * from /proc, pause by SIGSTOP).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { join } from "node:path";
-import { busyboxImage, pushLayout, writeImageLayout } from "../helpers/images.ts";
-import { registrySkipReason, startRegistry, type TestRegistry } from "../helpers/registry.ts";
-import { binaryMissingReason, makeSkiffEnv, type SkiffEnv } from "../helpers/skiff.ts";
+import { containerFixture, containerSkipReason, isRoot, type ContainerFixture } from "../helpers/containers.ts";
+import type { SkiffEnv } from "../helpers/skiff.ts";
 
-const isRoot = process.getuid?.() === 0;
-const uid = process.getuid?.() ?? 0;
 /** cgroup v2 mounted at /sys/fs/cgroup (unified); otherwise v1 or hybrid. */
 const unified = existsSync("/sys/fs/cgroup/cgroup.controllers");
 const v1 = existsSync("/sys/fs/cgroup/memory/memory.limit_in_bytes");
 
-function rootlessSkipReason(): string | undefined {
-  if (isRoot) return undefined;
-  if (!Bun.which("newuidmap")) return "newuidmap is not installed (package uidmap)";
-  const user = Bun.spawnSync(["id", "-un"]).stdout.toString().trim();
-  const subuid = existsSync("/etc/subuid") ? readFileSync("/etc/subuid", "utf8") : "";
-  if (!subuid.split("\n").some((l) => l.startsWith(`${user}:`) || l.startsWith(`${uid}:`))) return `no /etc/subuid range for ${user}`;
-  return undefined;
-}
-
 const skip =
-  binaryMissingReason() ??
-  registrySkipReason() ??
-  (Bun.which("runc") ? undefined : "runc is not installed") ??
-  rootlessSkipReason() ??
+  containerSkipReason() ??
   (v1 || unified ? undefined : "no cgroup hierarchy is mounted");
 if (skip) console.warn(`skipping resource tests: ${skip}`);
 if (!skip && !isRoot && !v1) console.warn("skipping the rootless-on-cgroup-v1 resource tests: this host has cgroup v2");
@@ -41,10 +26,9 @@ if (!skip && !isRoot && !v1) console.warn("skipping the rootless-on-cgroup-v1 re
 /** Networking is not what these tests are about. */
 const NET = ["--network", "none"];
 
-let reg: TestRegistry;
+let fx: ContainerFixture;
 let env: SkiffEnv;
 let image: string;
-let work: string;
 /** Every container made here, to check that none leaves a cgroup behind. */
 const made: string[] = [];
 
@@ -120,24 +104,12 @@ function counterFromHost(id: string): number {
 
 describe.skipIf(skip !== undefined)("resources", () => {
   beforeAll(async () => {
-    reg = await startRegistry();
-    work = mkdtempSync(join(tmpdir(), "skiff-res-work-"));
-    const layout = join(work, "layout");
-    await writeImageLayout(layout, [{ tag: "latest", spec: busyboxImage() }]);
-    image = `${reg.host}/busybox:latest`;
-    await pushLayout(layout, image, { tag: "latest" });
-    env = makeSkiffEnv("skiff-res");
-    await env.ok(["pull", "-q", image]);
+    fx = await containerFixture("res");
+    ({ env, image } = fx);
   }, 120_000);
 
   afterAll(async () => {
-    if (env) {
-      const ids = (await env.run(["ps", "-aq"])).stdout.trim().split("\n").filter(Boolean);
-      if (ids.length > 0) await env.run(["rm", "-f", ...ids]);
-      await env.cleanup();
-    }
-    await reg?.stop();
-    if (work) rmSync(work, { recursive: true, force: true });
+    await fx?.close();
   });
 
   test("flags are checked as docker checks them, before anything is made", async () => {

@@ -12,6 +12,7 @@ import type { NetworkAttachment, NetworkPlan } from "../lib/network/plan.ts";
 import { slirpForward } from "../lib/network/plan.ts";
 import { StartError } from "./errors.ts";
 import { trace } from "../lib/trace.ts";
+import { terminateProcess } from "../lib/sys/proc.ts";
 
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const p = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
@@ -104,12 +105,13 @@ export async function connectNetwork(plan: NetworkPlan, hostsFile: string | unde
       throw new StartError(inUse ? `publishing ports failed: ${msg}: port is already allocated` : `pasta: ${msg}`, 125);
     }
     stop = async () => {
+      let pid = 0;
       try {
-        const pid = Number(readFileSync(plan.pidFile, "utf8").trim());
-        if (pid > 0) process.kill(pid, "SIGTERM");
+        pid = Number(readFileSync(plan.pidFile, "utf8").trim());
       } catch {
-        // already gone
+        // never written: nothing to stop
       }
+      if (pid > 0) await terminateProcess(pid);
     };
   } else {
     const p = Bun.spawn(plan.argv, { cwd: dirname(plan.apiSocket), stdin: "ignore", stdout: "ignore", stderr: "pipe" });
@@ -134,7 +136,7 @@ export async function connectNetwork(plan: NetworkPlan, hostsFile: string | unde
       process.chdir(prev);
     }
     stop = async () => {
-      p.kill("SIGTERM");
+      await terminateProcess(p.pid);
       rmSync(plan.apiSocket, { force: true });
     };
   }

@@ -12,7 +12,8 @@ import { execProcess, newExecId } from "../containers/exec.ts";
 import { parseLogTime, readLogs } from "../containers/logs.ts";
 import { currentState, killContainer, removeContainer, stopContainer, waitContainer } from "../containers/ops.ts";
 import type { ContainerRecord } from "../containers/record.ts";
-import { EarlyShim, shimSocket, startContainer, StartFailure } from "../containers/start.ts";
+import { shimSocket, startContainer, StartFailure } from "../containers/start.ts";
+import { EarlyShim } from "../containers/shim-process.ts";
 import { inspectContainer, psRow, type PsRow } from "../containers/views.ts";
 import { parseSignal } from "../oci/spec.ts";
 import { shimRequest, shimSession, type Session } from "../../shim/client.ts";
@@ -74,12 +75,13 @@ function failStart(e: unknown): never {
   throw e;
 }
 
-export async function runCommand(ctx: Context, image: string, command: string[], flags: Flags): Promise<void> {
+/** `early`: a shim the command launched before loading this module, if any. */
+export async function runCommand(ctx: Context, image: string, command: string[], flags: Flags, early = EarlyShim.start(ctx)): Promise<void> {
   trace("run: action");
   // Foreground without a terminal: signals are passed on from the first moment (a unit may be stopped while we pull).
   const proxy = !flags.detach && !flags.tty && flags.sigProxy !== false ? new SignalProxy() : undefined;
   // Comes up while the container is created (a pull makes it wait longer).
-  const early = await EarlyShim.start(ctx);
+  await early?.ready();
   try {
     const record = await create(ctx, image, command, flags);
     const o = record.options;

@@ -10,7 +10,7 @@ import type { Context } from "../context.ts";
 import { SkiffError } from "../errors.ts";
 import { acquireLock } from "../lock.ts";
 import { parseSignal } from "../oci/spec.ts";
-import { sameProcess } from "../sys/proc.ts";
+import { sameProcess, terminateProcess } from "../sys/proc.ts";
 import { shimRequest } from "../../shim/client.ts";
 import { deleteArgs } from "../../runtime/oci.ts";
 import { spawnInUserNamespace } from "../../runtime/userns.ts";
@@ -74,15 +74,17 @@ async function deleteRuntimeState(ctx: Context, record: ContainerRecord, state: 
 }
 
 /** Stops the network helper (pasta or slirp4netns) a killed shim left running, checking the pid is still that helper. */
-function stopNetworkHelper(ctx: Context, record: ContainerRecord): void {
+async function stopNetworkHelper(ctx: Context, record: ContainerRecord): Promise<void> {
   const dir = runDir(ctx, record.id);
   for (const file of ["pasta.pid", "slirp.pid"]) {
+    let pid = 0;
     try {
-      const pid = Number(readFileSync(join(dir, file), "utf8").trim());
-      if (pid > 0 && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(dir)) process.kill(pid, "SIGTERM");
+      pid = Number(readFileSync(join(dir, file), "utf8").trim());
+      if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(dir)) pid = 0;
     } catch {
-      // none, or gone
+      pid = 0; // none, or gone
     }
+    if (pid > 0) await terminateProcess(pid);
   }
 }
 
@@ -101,7 +103,7 @@ function removeTree(path: string): void {
 /** Records the end of a container nobody supervises any more. */
 async function finishOrphan(ctx: Context, record: ContainerRecord, state: LiveState, exitCode: number): Promise<void> {
   await deleteRuntimeState(ctx, record, state);
-  stopNetworkHelper(ctx, record);
+  await stopNetworkHelper(ctx, record);
   const { shimAlive: _a, note: _n, ...stored } = state;
   writeState(ctx.containers.dir(record.id), {
     ...stored,
@@ -219,7 +221,7 @@ export async function removeContainer(ctx: Context, record: ContainerRecord, opt
     const live = liveState(fresh);
     if (!live.shimAlive) {
       await deleteRuntimeState(ctx, record, live);
-      stopNetworkHelper(ctx, record);
+      await stopNetworkHelper(ctx, record);
     }
     // The writable layer holds files owned by container ids: delete in the namespace.
     await ctx.executor.remove([dir]);

@@ -35,3 +35,26 @@ export function sameProcess(pid: number, start: number): boolean {
   const s = processStartTime(pid);
   return s !== undefined && (start === 0 || s === start);
 }
+
+/**
+ * Sends SIGTERM, waits up to `graceMs` for the process to end (a zombie has
+ * ended), then sends SIGKILL and waits again: a helper must be gone, not just
+ * signalled, before its container counts as stopped or removed.
+ */
+export async function terminateProcess(pid: number, graceMs = 2000): Promise<void> {
+  const start = processStartTime(pid);
+  if (start === undefined) return;
+  for (const [signal, ms] of [["SIGTERM", graceMs], ["SIGKILL", 1000]] as const) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      return; // gone
+    }
+    const deadline = Date.now() + ms;
+    while (sameProcess(pid, start)) {
+      if (Date.now() > deadline) break;
+      await Bun.sleep(5);
+    }
+    if (!sameProcess(pid, start)) return;
+  }
+}

@@ -315,7 +315,7 @@ describe.skipIf(skip !== undefined)("skiff system service", () => {
     });
 
     test("run -d, ps, logs -f until the container stops", async () => {
-      const id = (await dockerOk(["run", "-d", "--name", "ticker", IMG, "sh", "-c", "for i in 1 2 3; do echo tick $i; sleep 0.3; done"])).trim();
+      const id = (await dockerOk(["run", "-d", "--name", "ticker", IMG, "sh", "-c", "for i in 1 2 3; do echo tick $i; sleep 1; done"])).trim();
       created.add(id);
       expect(id).toMatch(/^[a-f0-9]{64}$/);
       const ps = await dockerOk(["ps", "--format", "{{.Names}} {{.Status}}"]);

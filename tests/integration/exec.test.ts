@@ -69,7 +69,7 @@ describe.skipIf(skip !== undefined)("exec", () => {
 
   test("-d returns at once and the process runs on", async () => {
     const t = Date.now();
-    const r = await fx.env.run(["exec", "-d", C, "sh", "-c", "sleep 0.5; echo done > /tmp/detached"]);
+    const r = await fx.env.run(["exec", "-d", C, "sh", "-c", "sleep 2; echo done > /tmp/detached"]);
     expect([r.code, r.stdout, r.stderr]).toEqual([0, "", ""]);
     expect(Date.now() - t).toBeLessThan(1500);
     expect((await fx.env.run(["exec", C, "cat", "/tmp/detached"])).code).not.toBe(0);

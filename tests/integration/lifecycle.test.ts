@@ -27,6 +27,16 @@ async function detached(script: string, flags: string[] = []): Promise<string> {
   return (await fx.env.ok(["run", "-d", ...flags, fx.image, "sh", "-c", script])).trim();
 }
 
+/**
+ * Starts a detached shell that sets `traps` and then idles; returns once the
+ * traps are set, since PID 1 ignores a signal it has no handler for.
+ */
+async function trapping(traps: string, flags: string[]): Promise<string> {
+  const id = await detached(`${traps}; echo ready; while true; do sleep 0.1; done`, flags);
+  await until(async () => (await fx.env.ok(["logs", id])).startsWith("ready\n"), 10_000);
+  return id;
+}
+
 async function status(name: string): Promise<string> {
   return (await fx.env.ok(["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", name])).trim();
 }
@@ -71,7 +81,7 @@ describe.skipIf(skip !== undefined)("lifecycle", () => {
 
   test("stop sends SIGTERM, then SIGKILL after -t seconds", async () => {
     // A trap: the container ends on SIGTERM with its own code.
-    await detached("trap 'exit 0' TERM; while true; do sleep 0.1; done", ["--name", "polite"]);
+    await trapping("trap 'exit 0' TERM", ["--name", "polite"]);
     let t = Date.now();
     await fx.env.ok(["stop", "-t", "5", "polite"]);
     expect(Date.now() - t).toBeLessThan(3000);
@@ -97,7 +107,7 @@ describe.skipIf(skip !== undefined)("lifecycle", () => {
     await detached("sleep 30", ["--name", "k2"]);
     expect((await fx.env.ok(["kill", "k2"])).trim()).toBe("k2");
     expect((await fx.env.ok(["wait", "k2"])).trim()).toBe("137");
-    await detached("trap 'exit 42' USR1; while true; do sleep 0.1; done", ["--name", "k3"]);
+    await trapping("trap 'exit 42' USR1", ["--name", "k3"]);
     await fx.env.ok(["kill", "-s", "USR1", "k3"]);
     expect((await fx.env.ok(["wait", "k3"])).trim()).toBe("42");
     const r = await fx.env.run(["kill", "k3"]);
@@ -119,7 +129,7 @@ describe.skipIf(skip !== undefined)("lifecycle", () => {
   });
 
   test("--stop-signal and --stop-timeout", async () => {
-    await detached("trap 'echo got USR1; exit 7' USR1; trap 'echo got TERM; exit 8' TERM; while true; do sleep 0.1; done", [
+    await trapping("trap 'echo got USR1; exit 7' USR1; trap 'echo got TERM; exit 8' TERM", [
       "--name",
       "sig",
       "--stop-signal",
@@ -128,7 +138,7 @@ describe.skipIf(skip !== undefined)("lifecycle", () => {
     expect((await fx.env.ok(["inspect", "-f", "{{.Config.StopSignal}}", "sig"])).trim()).toBe("SIGUSR1");
     await fx.env.ok(["stop", "sig"]);
     expect(await status("sig")).toBe("exited 7");
-    expect(await fx.env.ok(["logs", "sig"])).toBe("got USR1\n");
+    expect(await fx.env.ok(["logs", "sig"])).toBe("ready\ngot USR1\n");
     // The container's own timeout replaces the default 10 seconds.
     await detached("sleep 30", ["--name", "quick", "--stop-timeout", "1"]);
     const t = Date.now();
@@ -226,7 +236,7 @@ describe.skipIf(skip !== undefined)("lifecycle", () => {
   });
 
   test("a killed shim: ps says so, stop and rm still work, nothing is left", async () => {
-    const id = await detached("trap 'exit 0' TERM; while true; do sleep 0.1; done", ["--name", "orphan"]);
+    const id = await trapping("trap 'exit 0' TERM", ["--name", "orphan"]);
     const pids = pidsOf(id);
     process.kill(pids.shimPid, "SIGKILL");
     expect(await until(() => startTime(pids.shimPid) === undefined)).toBe(true);

@@ -96,7 +96,7 @@ describe.skipIf(skip !== undefined)("logs", () => {
   });
 
   test("-f follows until the container exits", async () => {
-    await fx.env.ok(["run", "-d", "--name", "follow", fx.image, "sh", "-c", "echo one; sleep 0.6; echo two >&2; sleep 0.6; echo three"]);
+    await fx.env.ok(["run", "-d", "--name", "follow", fx.image, "sh", "-c", "echo one; sleep 1; echo two >&2; sleep 1.5; echo three"]);
     const t = Date.now();
     const p = fx.spawn(["logs", "-f", "follow"]);
     const out = new Collector(p.stdout);
@@ -115,7 +115,7 @@ describe.skipIf(skip !== undefined)("logs", () => {
   });
 
   test("-f with --tail shows the last lines, then new ones", async () => {
-    await fx.env.ok(["run", "-d", "--name", "follow-tail", fx.image, "sh", "-c", "echo a; echo b; echo c; sleep 0.8; echo d"]);
+    await fx.env.ok(["run", "-d", "--name", "follow-tail", fx.image, "sh", "-c", "echo a; echo b; echo c; sleep 2; echo d"]);
     await until(async () => (await fx.env.ok(["logs", "follow-tail"])) === "a\nb\nc\n");
     const r = await fx.env.run(["logs", "-f", "--tail", "1", "follow-tail"], { timeoutMs: 10_000 });
     expect([r.code, r.stdout]).toEqual([0, "c\nd\n"]);

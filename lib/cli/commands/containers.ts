@@ -84,7 +84,10 @@ function addRun(parent: Command): void {
       .option("--sig-proxy [bool]", "proxy received signals to the process", bool, true)
       .option("--detach-keys <keys>", "override the key sequence for detaching a container"),
   ).action(async (image: string, command: string[], opts: Record<string, unknown>, cmd: Command) => {
-    await (await actions()).runCommand(await contextFor(cmd), image, command, opts);
+    const ctx = await contextFor(cmd);
+    // The shim's namespaces and start-up overlap loading the engine.
+    const early = (await import("../../containers/shim-process.ts")).EarlyShim.start(ctx);
+    await (await actions()).runCommand(ctx, image, command, opts, early);
   });
 }
 

@@ -1,0 +1,100 @@
+/**
+ * The shim process: launched detached in its own namespaces, either for a
+ * container whose bundle is ready or early, before the container exists (see
+ * EarlyShim). Kept apart from starting so the CLI can launch one before it
+ * loads the rest of the engine.
+ */
+import type { Context } from "../context.ts";
+import { selfCommand, spawnInUserNamespace } from "../../runtime/userns.ts";
+import { withoutUnitEnv } from "../systemd/unit-start.ts";
+
+/** The shim's environment: ours, plus runtime settings that keep an idle shim small. */
+function shimEnv(): Record<string, string | undefined> {
+  return { ...withoutUnitEnv(process.env), ...(process.env.SKIFF_SHIM_JIT ? {} : { BUN_JSC_useDFGJIT: "0", BUN_JSC_useFTLJIT: "0" }) };
+}
+
+export type ShimProcess = Bun.Subprocess<"pipe" | "inherit" | "ignore", "pipe" | "inherit" | "ignore", "pipe" | "inherit" | "ignore">;
+
+/** Starts `skiff __shim <arg>` detached in its namespaces: a new user namespace when rootless (or `joinUserns`'s), a private mount namespace. */
+export function launchShim(
+  ctx: Context,
+  rootless: boolean,
+  arg: string,
+  stdio: { stdin: "ignore" | "pipe"; stderr: number | "ignore"; extraFds?: number[]; joinUserns?: number | undefined },
+): Promise<ShimProcess> {
+  const argv = [...selfCommand(), "__shim", arg];
+  const { stdin, stderr, extraFds = [], joinUserns } = stdio;
+  // Sharing another container's namespaces means living in its user
+  // namespace: join it (we own it) instead of making a new one.
+  if (rootless && joinUserns === undefined) {
+    return spawnInUserNamespace(argv, ctx.userns, { mount: true, detached: true, stdin, stdout: "pipe", stderr, env: shimEnv(), extraFds });
+  }
+  const nsenter = joinUserns !== undefined ? ["nsenter", "--user", "--preserve-credentials", "-t", String(joinUserns), "--"] : [];
+  return Promise.resolve(
+    Bun.spawn([...nsenter, "unshare", "--mount", "--propagation", "private", "--", ...argv], {
+      detached: true,
+      stdio: [stdin, "pipe", stderr, ...extraFds],
+      env: shimEnv(),
+    }) as ShimProcess,
+  );
+}
+
+/**
+ * A shim started before its container is created. Making the user namespace
+ * and starting a process take about 20 ms, which then overlap with creating
+ * the container and writing its bundle. It waits for the path of its
+ * shim.json on stdin; closing stdin without one makes it exit.
+ */
+export class EarlyShim {
+  readonly #rootless: boolean;
+  readonly #child: Promise<ShimProcess>;
+  #claimed = false;
+
+  private constructor(ctx: Context) {
+    this.#rootless = ctx.rootless;
+    this.#child = launchShim(ctx, ctx.rootless, "-", { stdin: "pipe", stderr: "ignore" });
+    this.#child.catch(() => {}); // a failure shows when claimed; a late shim is spawned then
+  }
+
+  /**
+   * Starts one, unless systemd handed us descriptors (those go to a shim
+   * spawned with them). Call it as early as the command is known: loading
+   * the rest of the CLI then overlaps the namespace set-up.
+   */
+  static start(ctx: Context): EarlyShim | undefined {
+    if (process.env.LISTEN_FDS || process.env.NOTIFY_SOCKET) return undefined;
+    return new EarlyShim(ctx);
+  }
+
+  /**
+   * Resolves once the shim process runs: setting up its user namespace takes
+   * turns of our event loop, which creating the container would hold up; the
+   * shim's own start-up then overlaps the creation.
+   */
+  async ready(): Promise<void> {
+    await this.#child.catch(() => {});
+  }
+
+  /** The shim, for a container of this kind; undefined when it does not fit (or failed). */
+  async claim(rootless: boolean): Promise<ShimProcess | undefined> {
+    if (this.#claimed || rootless !== this.#rootless) return undefined;
+    this.#claimed = true;
+    try {
+      return await this.#child;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Lets an unclaimed shim go: EOF on its stdin ends it. */
+  release(): void {
+    if (this.#claimed) return;
+    this.#claimed = true;
+    void this.#child
+      .then((c) => {
+        (c.stdin as Bun.FileSink).end();
+        c.unref();
+      })
+      .catch(() => {});
+  }
+}

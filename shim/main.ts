@@ -205,17 +205,21 @@ export async function shimMain(argv: string[]): Promise<number> {
   patchState(cfg.containerDir, { status: "exited", exitCode, oomKilled: oomKilled(), finishedAt: new Date().toISOString(), pid: 0, ipAddress: "", ports: [] });
   await net.stop();
   await releaseLeases(cfg);
-  // The runtime's delete (state, cgroup) and our unmount touch different things.
-  await Promise.all([quiet(deleteArgs(cfg.runtime, cfg.id, { force: true })), unmountRootfs(cfg)]);
-  trace("shim: runtime deleted, unmounted");
+  // The runtime's delete (its state dir, cgroup) and our unmount touch
+  // different things; so does removing our files, once unmounted.
+  const runtimeDeleted = quiet(deleteArgs(cfg.runtime, cfg.id, { force: true })).catch(() => {});
+  await unmountRootfs(cfg);
+  trace("shim: unmounted");
   ctr.closeLog();
   if (cfg.waitForAttach) await ctr.firstAttach(10_000);
   if (cfg.autoRemove) {
     ctr.notifyExit(exitCode, { keepOpen: true });
     await removeContainer(cfg);
+    await runtimeDeleted;
     trace("shim: removed");
     ctr.closeClients();
   } else {
+    await runtimeDeleted;
     ctr.notifyExit(exitCode, { keepOpen: false });
   }
   // Give clients a moment to read the last frames.

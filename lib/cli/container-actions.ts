@@ -6,20 +6,17 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import type { Context } from "../context.ts";
 import { trace } from "../trace.ts";
 import { containerEvent } from "./events.ts";
-import { exitCode as exitCodeOf, SkiffError, toSkiffError } from "../errors.ts";
+import { SkiffError, toSkiffError } from "../errors.ts";
 import { createContainer, type PullPolicy } from "../containers/create.ts";
 import { execProcess, newExecId } from "../containers/exec.ts";
-import { parseLogTime, readLogs } from "../containers/logs.ts";
 import { currentState, killContainer, removeContainer, stopContainer, waitContainer } from "../containers/ops.ts";
 import type { ContainerRecord } from "../containers/record.ts";
 import { shimSocket, startContainer, StartFailure } from "../containers/start.ts";
 import { EarlyShim } from "../containers/shim-process.ts";
-import { inspectContainer, psRow, type PsRow } from "../containers/views.ts";
 import { parseSignal } from "../oci/spec.ts";
 import { shimRequest, shimSession, type Session } from "../../shim/client.ts";
 import { eachName, finishBulk } from "./bulk.ts";
 import { ExitStatus } from "./main.ts";
-import { printList, printValue } from "./output.ts";
 import { createOptionsFromFlags, prepareBindSources, resolveEnv, parseEnvFile, type RunFlags } from "./run-flags.ts";
 import { parseDetachKeys, rawTerminal, runSession, terminalSize, type SessionResult } from "./session.ts";
 import { writeStderr, writeStdout } from "./stdio.ts";
@@ -366,117 +363,6 @@ async function pauseOrResume(ctx: Context, names: string[], op: "pause" | "resum
   finishBulk(outcomes, "stop");
 }
 
-interface PsFlags {
-  all?: boolean;
-  quiet?: boolean;
-  last?: string;
-  latest?: boolean;
-  trunc?: boolean;
-  filter?: string[];
-  format?: string;
-}
-
-function psFilter(filters: string[]): (row: PsRow, record: ContainerRecord, exitCode: number) => boolean {
-  const tests: ((row: PsRow, record: ContainerRecord, exitCode: number) => boolean)[] = [];
-  const byKey = new Map<string, string[]>();
-  for (const f of filters) {
-    const i = f.indexOf("=");
-    if (i <= 0) throw new SkiffError("InvalidArgument", `bad format of filter (expected name=value): ${f}`);
-    const k = f.slice(0, i).toLowerCase();
-    if (!["name", "label", "status", "id", "ancestor", "exited"].includes(k)) throw new SkiffError("InvalidArgument", `invalid filter '${k}'`);
-    byKey.set(k, [...(byKey.get(k) ?? []), f.slice(i + 1)]);
-  }
-  // Values of one key are ORed, keys are ANDed (as Docker).
-  for (const [k, values] of byKey) {
-    tests.push((row, rec, code) =>
-      values.some((v) => {
-        switch (k) {
-          case "name":
-            return new RegExp(v).test(rec.name);
-          case "id":
-            return rec.id.startsWith(v);
-          case "status":
-            return row.State === v;
-          case "exited":
-            return row.State === "exited" && code === Number(v);
-          case "ancestor":
-            return rec.image.name === v || rec.image.id === v || rec.image.id.slice(7).startsWith(v) || rec.image.name.split(":")[0] === v;
-          case "label": {
-            const j = v.indexOf("=");
-            const key = j < 0 ? v : v.slice(0, j);
-            return key in rec.options.labels && (j < 0 || rec.options.labels[key] === v.slice(j + 1));
-          }
-          default:
-            return false;
-        }
-      }),
-    );
-  }
-  return (row, rec, code) => tests.every((t) => t(row, rec, code));
-}
-
-export function psCommand(ctx: Context, flags: PsFlags): void {
-  const noTrunc = flags.trunc === false;
-  const filter = psFilter(flags.filter ?? []);
-  let views = ctx.containers.list().map((record) => ({ record, state: currentState(ctx, record) }));
-  views.sort((a, b) => b.record.created.localeCompare(a.record.created));
-  const lastN = flags.latest ? 1 : flags.last !== undefined ? Number(flags.last) : undefined;
-  if (lastN !== undefined && !Number.isInteger(lastN)) throw new SkiffError("InvalidArgument", `invalid argument ${JSON.stringify(flags.last)} for "-n, --last" flag: not a number`);
-  const all = flags.all || lastN !== undefined || (flags.filter ?? []).some((f) => f.startsWith("status=") || f.startsWith("exited="));
-  if (!all) views = views.filter((v) => v.state.status === "running" || v.state.status === "paused" || v.state.status === "restarting");
-  const now = Date.now();
-  let rows = views
-    .map((v) => ({ v, row: psRow(v, { noTrunc, now }) }))
-    .filter(({ v, row }) => filter(row, v.record, v.state.exitCode));
-  if (lastN !== undefined && lastN >= 0) rows = rows.slice(0, lastN);
-  if (flags.quiet) {
-    for (const { row } of rows) writeStdout(`${row.ID}\n`);
-    return;
-  }
-  printList(
-    rows.map((r) => r.row),
-    {
-      format: flags.format,
-      columns: [
-        { header: "CONTAINER ID", field: "ID" },
-        { header: "IMAGE", field: "Image" },
-        { header: "COMMAND", field: "Command" },
-        { header: "CREATED", field: "RunningFor" },
-        { header: "STATUS", field: "Status" },
-        { header: "PORTS", field: "Ports" },
-        { header: "NAMES", field: "Names" },
-      ],
-      headers: { ID: "CONTAINER ID", RunningFor: "CREATED", CreatedAt: "CREATED AT" },
-    },
-  );
-}
-
-export async function logsCommand(
-  ctx: Context,
-  name: string,
-  flags: { follow?: boolean; tail?: string; since?: string; until?: string; timestamps?: boolean },
-): Promise<void> {
-  const record = ctx.containers.resolve(name);
-  const tail = flags.tail === undefined || flags.tail === "all" ? undefined : Number(flags.tail);
-  if (tail !== undefined && !Number.isInteger(tail)) throw new SkiffError("InvalidArgument", `invalid value for --tail: ${flags.tail}`);
-  const path = `${ctx.containers.dir(record.id)}/ctr.log`;
-  const running = (): boolean => {
-    const s = currentState(ctx, record).status;
-    return s === "running" || s === "paused";
-  };
-  for await (const e of readLogs(path, {
-    follow: flags.follow ?? false,
-    ...(tail !== undefined ? { tail } : {}),
-    ...(flags.since ? { since: parseLogTime(flags.since) } : {}),
-    ...(flags.until ? { until: parseLogTime(flags.until) } : {}),
-    running,
-  })) {
-    const text = flags.timestamps ? `${e.time} ${e.log}` : e.log;
-    if (e.stream === "stderr") writeStderr(text);
-    else writeStdout(text);
-  }
-}
-
 export async function execCommand(
   ctx: Context,
   name: string,
@@ -529,32 +415,4 @@ export async function attachCommand(ctx: Context, name: string, flags: { stdin?:
     detachKeys: flags.detachKeys,
   });
   throw new ExitStatus(code);
-}
-
-export async function inspectCommand(ctx: Context, names: string[], opts: { format?: string; kind?: string | undefined }): Promise<void> {
-  const out: unknown[] = [];
-  let missing = 0;
-  for (const n of names) {
-    try {
-      if (opts.kind !== "image") {
-        try {
-          const record = ctx.containers.resolve(n);
-          out.push(inspectContainer(ctx, { record, state: currentState(ctx, record) }));
-          continue;
-        } catch (e) {
-          if (!(e instanceof SkiffError && e.kind === "NotFound") || opts.kind === "container") throw e;
-        }
-      }
-      const { resolveImage } = await import("../images/resolve.ts");
-      const { inspectImage } = await import("../images/views.ts");
-      out.push(inspectImage(ctx, resolveImage(ctx.images.list(), n)));
-    } catch (e) {
-      const err = toSkiffError(e);
-      if (err.kind !== "NotFound") throw err;
-      missing += 1;
-      writeStderr(`Error: no such object: ${n}\n`);
-    }
-  }
-  if (out.length > 0 || !opts.format) printValue(out, opts.format);
-  if (missing > 0) throw new ExitStatus(exitCodeOf(new SkiffError("NotFound", ""), "rm"));
 }

@@ -8,6 +8,7 @@ import { parseCpArg } from "../containers/cp-paths.ts";
 import { currentState } from "../containers/ops.ts";
 import { humanSize, tabwrite } from "./render.ts";
 import { writeStderr, writeStdout } from "./stdio.ts";
+import { confirm } from "./confirm.ts";
 
 /** `top CONTAINER [ps OPTIONS]`: a table with ps's own header, laid out as `docker top` does. */
 export async function topCommand(ctx: Context, name: string, psOptions: string[]): Promise<void> {
@@ -67,14 +68,6 @@ export async function cpCommand(ctx: Context, src: string, dest: string, flags: 
   if (!quiet) writeStderr(`Successfully copied ${humanSize(r.contentBytes)} to ${container}:${to.path}\n`);
 }
 
-async function confirm(question: string): Promise<boolean> {
-  writeStdout(`${question} [y/N] `);
-  const reader = Bun.stdin.stream().getReader();
-  const { value } = await reader.read();
-  reader.releaseLock();
-  const answer = value ? new TextDecoder().decode(value).trim() : "";
-  return /^y(es)?$/i.test(answer);
-}
 
 /** `container prune [-f] [--filter ...]`. */
 export async function containerPruneCommand(ctx: Context, opts: { force?: boolean; filter?: string[] }): Promise<void> {

@@ -12,6 +12,7 @@ import { eachName, finishBulk } from "./bulk.ts";
 import type { ListOpts } from "./commands/images.ts";
 import { printList, printValue, type Column } from "./output.ts";
 import { humanSize, timeAgo, truncateId } from "./render.ts";
+import { confirm } from "./confirm.ts";
 
 type ArchiveActions = typeof import("./archive-actions.ts");
 
@@ -249,14 +250,6 @@ export async function rmiCommand(ctx: Context, names: string[], opts: { force?: 
   finishBulk(outcomes, "rmi");
 }
 
-async function confirm(question: string): Promise<boolean> {
-  process.stdout.write(`${question} [y/N] `);
-  const reader = Bun.stdin.stream().getReader();
-  const { value } = await reader.read();
-  reader.releaseLock();
-  const answer = value ? new TextDecoder().decode(value).trim() : "";
-  return /^y(es)?$/i.test(answer);
-}
 
 export async function pruneCommand(ctx: Context, opts: { all?: boolean; force?: boolean }): Promise<void> {
   if (!opts.force) {

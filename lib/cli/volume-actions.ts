@@ -10,6 +10,7 @@ import { eachName, finishBulk } from "./bulk.ts";
 import { ExitStatus } from "./main.ts";
 import { printList, printValue } from "./output.ts";
 import { humanSize } from "./render.ts";
+import { confirm } from "./confirm.ts";
 
 export async function createCommand(
   ctx: Context,
@@ -82,14 +83,6 @@ export async function rmCommand(ctx: Context, names: string[], opts: { force?: b
   finishBulk(outcomes, "rm");
 }
 
-async function confirm(question: string): Promise<boolean> {
-  process.stdout.write(`${question} [y/N] `);
-  const reader = Bun.stdin.stream().getReader();
-  const { value } = await reader.read();
-  reader.releaseLock();
-  const answer = value ? new TextDecoder().decode(value).trim() : "";
-  return /^y(es)?$/i.test(answer);
-}
 
 export async function pruneCommand(ctx: Context, opts: { all?: boolean; force?: boolean; filter?: string[] }): Promise<void> {
   const filters = parsePruneFilters(opts.filter ?? []);

@@ -20,7 +20,8 @@ import { binaryMissingReason, makeSkiffEnv, SKIFF_BIN, type SkiffEnv } from "./s
 
 export const isRoot = process.getuid?.() === 0;
 
-function rootlessSkipReason(): string | undefined {
+/** Why rootless containers cannot run for this user, or undefined (always undefined as root). */
+export function rootlessSkipReason(): string | undefined {
   if (isRoot) return undefined;
   if (!Bun.which("newuidmap")) return "newuidmap is not installed (package uidmap)";
   const uid = process.getuid?.() ?? 0;
@@ -136,6 +137,16 @@ export async function containerFixture(name: string): Promise<ContainerFixture> 
 export async function removeAll(env: SkiffEnv): Promise<void> {
   const ids = (await env.run(["ps", "-aq", "--no-trunc"])).stdout.trim().split("\n").filter(Boolean);
   if (ids.length > 0) await env.run(["rm", "-f", ...ids], { timeoutMs: 60_000 });
+}
+
+/** Undoes a hand-made setup (for files whose images do not fit containerFixture): containers by id, storage, registry, scratch. */
+export async function tearDown(parts: { env?: SkiffEnv | undefined; reg?: TestRegistry | undefined; work?: string | undefined }): Promise<void> {
+  if (parts.env) {
+    await removeAll(parts.env);
+    await parts.env.cleanup();
+  }
+  await parts.reg?.stop();
+  if (parts.work) rmSync(parts.work, { recursive: true, force: true });
 }
 
 /** Polls `fn` until it returns a truthy value or `ms` pass; returns the last value. */

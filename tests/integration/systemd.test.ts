@@ -13,24 +13,15 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { containerSkipReason, isRoot, tearDown } from "../helpers/containers.ts";
 import { busyboxImage, busyboxLayer, DEFAULT_PATH, pushLayout, writeImageLayout } from "../helpers/images.ts";
 import { HARNESS_SCRIPT, python3SkipReason, startNotifyListener, type NotifyListener } from "../helpers/notify-socket.ts";
-import { registrySkipReason, startRegistry, type TestRegistry } from "../helpers/registry.ts";
-import { binaryMissingReason, makeSkiffEnv, SKIFF_BIN, type SkiffEnv } from "../helpers/skiff.ts";
+import { startRegistry, type TestRegistry } from "../helpers/registry.ts";
+import { makeSkiffEnv, SKIFF_BIN, type SkiffEnv } from "../helpers/skiff.ts";
 
-const isRoot = process.getuid?.() === 0;
-const uid = process.getuid?.() ?? 0;
 
-function rootlessSkipReason(): string | undefined {
-  if (isRoot) return undefined;
-  if (!Bun.which("newuidmap")) return "newuidmap is not installed (package uidmap)";
-  const user = Bun.spawnSync(["id", "-un"]).stdout.toString().trim();
-  const subuid = existsSync("/etc/subuid") ? readFileSync("/etc/subuid", "utf8") : "";
-  if (!subuid.split("\n").some((l) => l.startsWith(`${user}:`) || l.startsWith(`${uid}:`))) return `no /etc/subuid range for ${user}`;
-  return undefined;
-}
 
-const skip = binaryMissingReason() ?? registrySkipReason() ?? (Bun.which("runc") ? undefined : "runc is not installed") ?? rootlessSkipReason() ?? python3SkipReason();
+const skip = containerSkipReason() ?? python3SkipReason();
 if (skip) console.warn(`skipping systemd tests: ${skip}`);
 const verifySkip = skip ?? (Bun.which("systemd-analyze") ? undefined : "systemd-analyze is not installed (apt-get install systemd)");
 if (!skip && verifySkip) console.warn(`skipping systemd-analyze verify tests: ${verifySkip}`);
@@ -212,13 +203,7 @@ describe.skipIf(skip !== undefined)("systemd: notification, socket activation, u
   }, 120_000);
 
   afterAll(async () => {
-    if (env) {
-      const ids = (await env.run(["ps", "-aq"])).stdout.trim().split("\n").filter(Boolean);
-      if (ids.length > 0) await env.run(["rm", "-f", ...ids]);
-      await env.cleanup();
-    }
-    await reg?.stop();
-    if (work) rmSync(work, { recursive: true, force: true });
+    await tearDown({ env, reg, work });
   });
 
   describe("--sdnotify", () => {

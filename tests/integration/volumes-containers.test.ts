@@ -7,14 +7,14 @@
  * anonymous volumes (lib/volumes/mounts.ts not wired into create/start/rm).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, lstatSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { containerSkipReason, isRoot, tearDown } from "../helpers/containers.ts";
 import { busyboxLayer, DEFAULT_PATH, pushLayout, writeImageLayout, type ImageSpec } from "../helpers/images.ts";
-import { registrySkipReason, startRegistry, type TestRegistry } from "../helpers/registry.ts";
-import { binaryMissingReason, makeSkiffEnv, SKIFF_BIN, type SkiffEnv } from "../helpers/skiff.ts";
+import { startRegistry, type TestRegistry } from "../helpers/registry.ts";
+import { makeSkiffEnv, type SkiffEnv } from "../helpers/skiff.ts";
 
-const isRoot = process.getuid?.() === 0;
 const uid = process.getuid?.() ?? 0;
 const user = Bun.spawnSync(["id", "-un"]).stdout.toString().trim();
 
@@ -32,33 +32,8 @@ function hostUid(containerUid: number): number {
   return (subuidBase() as number) + containerUid - 1;
 }
 
-function rootlessSkipReason(): string | undefined {
-  if (isRoot) return undefined;
-  if (!Bun.which("newuidmap")) return "newuidmap is not installed (package uidmap)";
-  return subuidBase() === undefined ? `no /etc/subuid range for ${user}` : undefined;
-}
 
-/**
- * Does this build's `create` take volumes? Until create is wired to
- * lib/volumes/mounts.ts it refuses them before looking at the image.
- */
-function volumesWiredReason(): string | undefined {
-  if (binaryMissingReason()) return undefined;
-  const base = mkdtempSync(join(tmpdir(), "skiff-vol-probe-"));
-  try {
-    const r = Bun.spawnSync([SKIFF_BIN, "--root", join(base, "root"), "--runroot", join(base, "run"), "create", "--pull", "never", "-v", "probe:/x", "no-such-image-here"], {
-      stdout: "pipe",
-      stderr: "pipe",
-      env: { ...process.env, HOME: base },
-    });
-    return r.stderr.toString().includes("not supported yet") ? "create does not take volumes yet (lib/volumes/mounts.ts hooks not wired)" : undefined;
-  } finally {
-    rmSync(base, { recursive: true, force: true });
-  }
-}
-
-const skip =
-  binaryMissingReason() ?? registrySkipReason() ?? (Bun.which("runc") ? undefined : "runc is not installed") ?? rootlessSkipReason() ?? volumesWiredReason();
+const skip = containerSkipReason();
 if (skip) console.warn(`skipping volume container tests: ${skip}`);
 
 /** busybox plus an app directory owned by uid 1000, and an image VOLUME over it. */
@@ -130,13 +105,7 @@ describe.skipIf(skip !== undefined)("volumes with containers", () => {
   }, 120_000);
 
   afterAll(async () => {
-    if (env) {
-      const ids = (await env.run(["ps", "-aq"])).stdout.trim().split("\n").filter(Boolean);
-      if (ids.length > 0) await env.run(["rm", "-f", ...ids]);
-      await env.cleanup();
-    }
-    await reg?.stop();
-    if (work) rmSync(work, { recursive: true, force: true });
+    await tearDown({ env, reg, work });
   });
 
   test("a volume a container uses cannot be removed (exit 2) until the container is gone", async () => {

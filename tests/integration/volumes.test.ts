@@ -13,19 +13,11 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { isRoot, rootlessSkipReason } from "../helpers/containers.ts";
 import { binaryMissingReason, makeSkiffEnv, type SkiffEnv } from "../helpers/skiff.ts";
 
-const isRoot = process.getuid?.() === 0;
 const uid = process.getuid?.() ?? 0;
 
-function rootlessSkipReason(): string | undefined {
-  if (isRoot) return undefined;
-  if (!Bun.which("newuidmap")) return "newuidmap is not installed (package uidmap)";
-  const user = Bun.spawnSync(["id", "-un"]).stdout.toString().trim();
-  const subuid = existsSync("/etc/subuid") ? readFileSync("/etc/subuid", "utf8") : "";
-  if (!subuid.split("\n").some((l) => l.startsWith(`${user}:`) || l.startsWith(`${uid}:`))) return `no /etc/subuid range for ${user}`;
-  return undefined;
-}
 
 const skip = binaryMissingReason();
 if (skip) console.warn(`skipping volume tests: ${skip}`);

@@ -171,7 +171,7 @@ function addPs(parent: Command, name: string, aliases: string[] = []): void {
     .option("-f, --filter <filter>", "filter output based on conditions provided", collect)
     .option("--format <format>", "format output: table, json or a Go template")
     .action(async (opts: Record<string, unknown>, cmd: Command) => {
-      (await actions()).psCommand(await contextFor(cmd), opts);
+      (await import("../ps-actions.ts")).psCommand(await contextFor(cmd), opts);
     });
 }
 
@@ -187,7 +187,7 @@ function addLogs(parent: Command): void {
     .option("-t, --timestamps", "show timestamps")
     .option("--details", "accepted for compatibility")
     .action(async (name: string, opts: Record<string, unknown>, cmd: Command) => {
-      await (await actions()).logsCommand(await contextFor(cmd), name, opts);
+      await (await import("../container-view-actions.ts")).logsCommand(await contextFor(cmd), name, opts);
     });
 }
 
@@ -244,7 +244,7 @@ function addInspect(parent: Command, name: string, kind: "any" | "container"): v
     .option("-s, --size", "accepted for compatibility")
     .addOption(new Option("--type <type>", "only inspect objects of this type").choices(["container", "image"]))
     .action(async (names: string[], opts: { format?: string; type?: string }, cmd: Command) => {
-      await (await actions()).inspectCommand(await contextFor(cmd), names, { ...opts, kind: kind === "container" ? "container" : opts.type });
+      await (await import("../container-view-actions.ts")).inspectCommand(await contextFor(cmd), names, { ...opts, kind: kind === "container" ? "container" : opts.type });
     });
 }
 

@@ -4,14 +4,20 @@
  * per-container supervisor). Hidden roles are routed before the CLI parser is
  * even loaded, so they start fast and stay small.
  */
-import { checkIdMaps, WAIT_ENV } from "./runtime/userns.ts";
+import { WAIT_ENV } from "./runtime/userns-child.ts";
+
+async function printVersion(): Promise<number> {
+  const { VERSION } = await import("./lib/version.ts");
+  process.stdout.write(`${VERSION}\n`);
+  return 0;
+}
 
 async function main(argv: string[]): Promise<number> {
   if (process.env.SKIFF_TRACE === "1") process.stderr.write(`[trace ${performance.now().toFixed(1)} ms] main\n`);
   if (process.env[WAIT_ENV]) {
     // Started by spawnInUserNamespace in a fresh user namespace.
     delete process.env[WAIT_ENV];
-    checkIdMaps();
+    (await import("./runtime/userns.ts")).checkIdMaps();
   }
   const role = argv[2];
   // Installed as a systemd generator (a symlink named *-generator): quadlet files → units.
@@ -33,6 +39,18 @@ async function main(argv: string[]): Promise<number> {
   if (role === "__ns") {
     const { nsHelperMain } = await import("./runtime/ns-helper.ts");
     return nsHelperMain(argv.slice(3));
+  }
+  // The plain version forms answer before the parser and the verbs load (a third of the start-up).
+  if (role === "--version" || role === "-v") {
+    if (argv.length === 3) return printVersion();
+  } else if (role === "version") {
+    const { plainVersionArgs, renderVersion } = await import("./lib/cli/version-info.ts");
+    const plain = plainVersionArgs(argv.slice(3));
+    const text = plain && (await renderVersion(plain.format).catch(() => undefined)); // a bad template: the CLI reports it
+    if (text !== undefined) {
+      process.stdout.write(text);
+      return 0;
+    }
   }
   const { runCli } = await import("./lib/cli/main.ts");
   return runCli(argv);

@@ -12,9 +12,10 @@ import { accessSync, closeSync, constants, existsSync, readFileSync, readlinkSyn
 import { currentUserName } from "../lib/sys/user.ts";
 import { SkiffError } from "../lib/errors.ts";
 import { buildIdMap, idMapArgs, maxMappedId, noRangeError, readSubIds, type IdMapping } from "./subid.ts";
+import { WAIT_ENV } from "./userns-child.ts";
 
-/** Set in the environment of a child started in a fresh user namespace. */
-export const WAIT_ENV = "_SKIFF_USERNS_CHILD";
+/** Set in the environment of a child started in a fresh user namespace (see userns-child.ts). */
+export { WAIT_ENV };
 
 /** Holds the child until fd 3 is written or closed, then runs the real command with fd 3 closed. */
 const TRAMPOLINE = 'read -r _ <&3; exec 3<&- "$@"';

@@ -1,14 +1,8 @@
 /** version, info, unshare, system service */
 import type { Command } from "commander";
-import { arch } from "node:os";
 import { contextFor } from "../program.ts";
-import { API_VERSION, BUILT, GIT_COMMIT, VERSION } from "../../version.ts";
+import { renderVersion } from "../version-info.ts";
 import { ExitStatus } from "../main.ts";
-
-function goArch(): string {
-  const a = arch();
-  return a === "x64" ? "amd64" : a;
-}
 
 function addVersion(program: Command): void {
   program
@@ -16,29 +10,7 @@ function addVersion(program: Command): void {
     .description("Show version information")
     .option("-f, --format <format>", "format output: json or a Go template")
     .action(async (opts: { format?: string }) => {
-      const client = {
-        Version: VERSION,
-        APIVersion: API_VERSION,
-        BunVersion: Bun.version,
-        GitCommit: GIT_COMMIT,
-        Built: BUILT,
-        OsArch: `linux/${goArch()}`,
-        Os: "linux",
-      };
-      if (!opts.format) {
-        const lines = [
-          `Version:      ${client.Version}`,
-          `API Version:  ${client.APIVersion}`,
-          `Bun Version:  ${client.BunVersion}`,
-          `Git Commit:   ${client.GitCommit}`,
-          `Built:        ${client.Built || "unknown"}`,
-          `OS/Arch:      ${client.OsArch}`,
-        ];
-        process.stdout.write(`${lines.join("\n")}\n`);
-        return;
-      }
-      const { formatSingleValue } = await import("../render.ts");
-      process.stdout.write(formatSingleValue({ Client: client }, opts.format));
+      process.stdout.write(await renderVersion(opts.format));
     });
 }
 

@@ -27,6 +27,7 @@ import { ensureSnapshot, type LayerSource } from "./layers.ts";
 import type { ImageRecord } from "./store.ts";
 import { registryClient } from "./registry.ts";
 import { concurrencyLimit } from "../pool.ts";
+import { BlobPrefetch } from "./prefetch.ts";
 import { trace } from "../trace.ts";
 
 export type LayerStatus = "waiting" | "exists" | "downloading" | "extracting" | "verifying" | "done";
@@ -79,8 +80,6 @@ async function pullResolved(ctx: Context, ref: ImageReference, opts: PullOptions
   const top = await client.getManifest(repo, ref.digest ?? ref.tag ?? "latest");
   trace("pull: manifest fetched");
   const parsedTop = parseManifest(top.bytes, top.mediaType);
-  ctx.content.put(top.bytes, top.digest);
-  trace("pull: manifest stored");
   let manifestDesc: { digest: Digest; mediaType: string; bytes: Uint8Array };
   let manifest: ImageManifest;
   if (parsedTop.kind === "index") {
@@ -89,7 +88,6 @@ async function pullResolved(ctx: Context, ref: ImageReference, opts: PullOptions
     const m = await client.getManifest(repo, chosen.digest);
     const parsed = parseManifest(m.bytes, m.mediaType);
     if (parsed.kind !== "manifest") throw new SkiffError("InvalidArgument", `${chosen.digest}: an index inside an index is not supported`);
-    ctx.content.put(m.bytes, m.digest);
     manifestDesc = m;
     manifest = parsed.manifest;
   } else {
@@ -97,13 +95,48 @@ async function pullResolved(ctx: Context, ref: ImageReference, opts: PullOptions
     manifest = parsedTop.manifest;
   }
 
-  const config = await fetchConfig(ctx, client, repo, manifest.config);
-  trace("pull: config fetched");
+  // The first layers start downloading with the config; the manifests are stored meanwhile.
+  const prefetch = new BlobPrefetch();
+  for (const layer of manifest.layers.slice(0, ctx.config.maxConcurrentDownloads)) {
+    const d = layer.digest as Digest;
+    if (!ctx.content.has(d)) prefetch.start(d, () => client.getBlob(repo, d));
+  }
+  try {
+    const configP = fetchConfig(ctx, client, repo, manifest.config);
+    configP.catch(() => {}); // awaited below
+    ctx.content.put(top.bytes, top.digest);
+    if (manifestDesc !== top) ctx.content.put(manifestDesc.bytes, manifestDesc.digest);
+    trace("pull: manifests stored");
+    const config = await configP;
+    trace("pull: config fetched");
+    return await pullLayers(ctx, { ref, client, repo, top, manifestDesc, manifest, config, prefetch, emit, platform: opts.platform, fromIndex: parsedTop.kind === "index" });
+  } finally {
+    prefetch.dropAll();
+  }
+}
+
+interface LayersPlan {
+  ref: ImageReference;
+  client: RegistryClient;
+  repo: { registry: string; repository: string };
+  top: { digest: Digest };
+  manifestDesc: { digest: Digest; mediaType: string };
+  manifest: ImageManifest;
+  config: ImageConfig;
+  prefetch: BlobPrefetch;
+  emit: (e: PullEvent) => void;
+  platform: Platform | undefined;
+  fromIndex: boolean;
+}
+
+/** Every layer's snapshot (in parallel, bounded), then the image record. */
+async function pullLayers(ctx: Context, plan: LayersPlan): Promise<PullResult> {
+  const { ref, client, repo, top, manifestDesc, manifest, config, emit } = plan;
   const diffIds = config.rootfs.diff_ids as Digest[];
   if (diffIds.length !== manifest.layers.length) {
     throw new SkiffError("InvalidArgument", `manifest has ${manifest.layers.length} layers but the config lists ${diffIds.length} diff ids`);
   }
-  if (opts.platform === undefined && parsedTop.kind === "manifest") {
+  if (plan.platform === undefined && !plan.fromIndex) {
     const host = hostPlatform();
     if (config.architecture && config.architecture !== host.architecture) {
       emit({ type: "warning", message: `image platform (${config.os}/${config.architecture}) does not match the host (${host.os}/${host.architecture})` });
@@ -130,6 +163,7 @@ async function pullResolved(ctx: Context, ref: ImageReference, opts: PullOptions
         parent,
         parentDone,
         emit,
+        prefetch: plan.prefetch,
       });
       if (r.downloaded) downloaded = true;
       sizes[i] = r.size;
@@ -170,10 +204,17 @@ async function fetchConfig(
   const d = desc.digest as Digest;
   if (!ctx.content.has(d)) {
     if (desc.size > 8 << 20) throw new SkiffError("InvalidArgument", `image config ${d} is ${desc.size} bytes, over the 8 MiB limit`);
-    const writer = await ctx.content.openWriter({ digest: d, size: desc.size });
-    if (!writer.complete) {
+    // Asked for before the writer's lock is taken: the request is the slow part.
+    const pending = client.getBlob(repo, d);
+    pending.catch(() => {}); // awaited below, or dropped
+    const writer = await ctx.content.openWriter({ digest: d, size: desc.size }).catch(async (e: unknown) => {
+      void pending.then((b) => b.body.cancel()).catch(() => {});
+      throw e;
+    });
+    if (writer.complete) void pending.then((b) => b.body.cancel()).catch(() => {});
+    else {
       try {
-        const blob = await client.getBlob(repo, d);
+        const blob = await pending;
         for await (const chunk of blob.body) await writer.write(chunk);
       } catch (e) {
         await writer.discard();
@@ -196,6 +237,7 @@ interface LayerJob {
   parent: Digest | null;
   parentDone: Promise<void>;
   emit: (e: PullEvent) => void;
+  prefetch: BlobPrefetch;
 }
 
 async function buildLayer(ctx: Context, job: LayerJob): Promise<{ downloaded: boolean; size: number }> {
@@ -212,12 +254,14 @@ async function buildLayer(ctx: Context, job: LayerJob): Promise<{ downloaded: bo
     async open() {
       writer = await ctx.content.openWriter({ digest, size: layer.size });
       if (writer.complete) {
+        job.prefetch.drop(digest);
         emit({ type: "layer", id, status: "extracting" });
         return ctx.content.stream(digest);
       }
       downloaded = true;
       let offset = writer.offset;
-      let blob = await job.client.getBlob(job.repo, digest, offset > 0 ? { offset } : {});
+      if (offset > 0) job.prefetch.drop(digest); // resumed with a Range request instead
+      let blob = (offset === 0 ? await job.prefetch.take(digest) : undefined) ?? (await job.client.getBlob(job.repo, digest, offset > 0 ? { offset } : {}));
       if (offset > 0 && blob.offset !== offset) {
         // The registry ignored the range: start over from byte zero.
         await blob.body.cancel().catch(() => {});

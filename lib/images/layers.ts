@@ -46,6 +46,9 @@ export async function ensureSnapshot(ctx: Context, job: SnapshotJob): Promise<{ 
     trace(`layer ${job.diffId.slice(7, 19)}: stream open`);
     const result = await ctx.executor.unpack(input, { dest: prepared.fs, compression: job.compression, layer: job.diffId }, job.onWarning);
     trace(`layer ${job.diffId.slice(7, 19)}: unpacked`);
+    // Fixing up needs a helper too: it starts while the layers below finish.
+    const fixups = hasPending(result.pending) && job.parent !== null;
+    if (fixups) ctx.executor.prewarm();
     await job.source.finish?.();
     if (result.diffId !== job.diffId) {
       throw new SkiffError("InvalidArgument", `layer ${job.diffId}: its content has digest ${result.diffId}, not the one the image config lists`);
@@ -53,7 +56,7 @@ export async function ensureSnapshot(ctx: Context, job: SnapshotJob): Promise<{ 
     // Fixups need the lower layers complete: wait only now, so layers
     // still download and unpack in parallel.
     await job.parentDone;
-    if (hasPending(result.pending) && job.parent) {
+    if (fixups && job.parent) {
       const lowers = ctx.snapshots.lowerChain(job.parent).map((c) => ctx.snapshots.fsDir(c));
       await ctx.executor.applyPending(prepared.fs, lowers, result.pending);
     }

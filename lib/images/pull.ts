@@ -95,15 +95,21 @@ async function pullResolved(ctx: Context, ref: ImageReference, opts: PullOptions
     manifest = parsedTop.manifest;
   }
 
-  // The first layers start downloading with the config; the manifests are stored meanwhile.
+  // The first layers start downloading with the config (asked for first:
+  // the layers wait for it); the manifests are stored meanwhile.
+  const configP = fetchConfig(ctx, client, repo, manifest.config);
+  configP.catch(() => {}); // awaited below
   const prefetch = new BlobPrefetch();
+  let fetching = 0;
   for (const layer of manifest.layers.slice(0, ctx.config.maxConcurrentDownloads)) {
     const d = layer.digest as Digest;
-    if (!ctx.content.has(d)) prefetch.start(d, () => client.getBlob(repo, d));
+    if (ctx.content.has(d)) continue;
+    prefetch.start(d, () => client.getBlob(repo, d));
+    fetching += 1;
   }
+  // One helper per layer to unpack: the one started above, and the others now.
+  ctx.executor.prewarm(fetching - 1);
   try {
-    const configP = fetchConfig(ctx, client, repo, manifest.config);
-    configP.catch(() => {}); // awaited below
     ctx.content.put(top.bytes, top.digest);
     if (manifestDesc !== top) ctx.content.put(manifestDesc.bytes, manifestDesc.digest);
     trace("pull: manifests stored");

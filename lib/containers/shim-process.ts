@@ -4,8 +4,7 @@
  * EarlyShim). Kept apart from starting so the CLI can launch one before it
  * loads the rest of the engine.
  */
-import type { Context } from "../context.ts";
-import { selfCommand, spawnInUserNamespace } from "../../runtime/userns.ts";
+import { rootlessConfig, selfCommand, spawnInUserNamespace, type UserNamespaceConfig } from "../../runtime/userns.ts";
 import { withoutUnitEnv } from "../systemd/unit-start.ts";
 
 /** The shim's environment: ours, plus runtime settings that keep an idle shim small. */
@@ -13,11 +12,33 @@ function shimEnv(): Record<string, string | undefined> {
   return { ...withoutUnitEnv(process.env), ...(process.env.SKIFF_SHIM_JIT ? {} : { BUN_JSC_useDFGJIT: "0", BUN_JSC_useFTLJIT: "0" }) };
 }
 
+/** What launching needs of the engine's Context: whether the shim is rootless, and then its id maps. */
+export interface ShimHost {
+  readonly rootless: boolean;
+  readonly userns: UserNamespaceConfig;
+}
+
+/**
+ * This process's ShimHost without building a Context (which loads the
+ * stores): rootless as a Context would be (not uid 0, or inside `skiff
+ * unshare`), id maps read when first needed.
+ */
+export function processShimHost(): ShimHost {
+  let userns: UserNamespaceConfig | undefined;
+  return {
+    rootless: (process.getuid?.() ?? 0) !== 0 || process.env._SKIFF_IN_USERNS === "1",
+    get userns() {
+      userns ??= rootlessConfig();
+      return userns;
+    },
+  };
+}
+
 export type ShimProcess = Bun.Subprocess<"pipe" | "inherit" | "ignore", "pipe" | "inherit" | "ignore", "pipe" | "inherit" | "ignore">;
 
 /** Starts `skiff __shim <arg>` detached in its namespaces: a new user namespace when rootless (or `joinUserns`'s), a private mount namespace. */
 export function launchShim(
-  ctx: Context,
+  host: ShimHost,
   rootless: boolean,
   arg: string,
   stdio: { stdin: "ignore" | "pipe"; stderr: number | "ignore"; extraFds?: number[]; joinUserns?: number | undefined },
@@ -27,7 +48,7 @@ export function launchShim(
   // Sharing another container's namespaces means living in its user
   // namespace: join it (we own it) instead of making a new one.
   if (rootless && joinUserns === undefined) {
-    return spawnInUserNamespace(argv, ctx.userns, { mount: true, detached: true, stdin, stdout: "pipe", stderr, env: shimEnv(), extraFds });
+    return spawnInUserNamespace(argv, host.userns, { mount: true, detached: true, stdin, stdout: "pipe", stderr, env: shimEnv(), extraFds });
   }
   const nsenter = joinUserns !== undefined ? ["nsenter", "--user", "--preserve-credentials", "-t", String(joinUserns), "--"] : [];
   return Promise.resolve(
@@ -50,9 +71,9 @@ export class EarlyShim {
   readonly #child: Promise<ShimProcess>;
   #claimed = false;
 
-  private constructor(ctx: Context) {
-    this.#rootless = ctx.rootless;
-    this.#child = launchShim(ctx, ctx.rootless, "-", { stdin: "pipe", stderr: "ignore" });
+  private constructor(host: ShimHost) {
+    this.#rootless = host.rootless;
+    this.#child = launchShim(host, host.rootless, "-", { stdin: "pipe", stderr: "ignore" });
     this.#child.catch(() => {}); // a failure shows when claimed; a late shim is spawned then
   }
 
@@ -61,9 +82,9 @@ export class EarlyShim {
    * spawned with them). Call it as early as the command is known: loading
    * the rest of the CLI then overlaps the namespace set-up.
    */
-  static start(ctx: Context): EarlyShim | undefined {
+  static start(host: ShimHost): EarlyShim | undefined {
     if (process.env.LISTEN_FDS || process.env.NOTIFY_SOCKET) return undefined;
-    return new EarlyShim(ctx);
+    return new EarlyShim(host);
   }
 
   /**

@@ -84,9 +84,10 @@ function addRun(parent: Command): void {
       .option("--sig-proxy [bool]", "proxy received signals to the process", bool, true)
       .option("--detach-keys <keys>", "override the key sequence for detaching a container"),
   ).action(async (image: string, command: string[], opts: Record<string, unknown>, cmd: Command) => {
+    // The shim's namespaces and start-up overlap loading the engine and building the context.
+    const { EarlyShim, processShimHost } = await import("../../containers/shim-process.ts");
+    const early = EarlyShim.start(processShimHost());
     const ctx = await contextFor(cmd);
-    // The shim's namespaces and start-up overlap loading the engine.
-    const early = (await import("../../containers/shim-process.ts")).EarlyShim.start(ctx);
     await (await actions()).runCommand(ctx, image, command, opts, early);
   });
 }

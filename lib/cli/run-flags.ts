@@ -257,6 +257,28 @@ function parseHealthOnFailure(v: string | undefined): CreateOptions["healthOnFai
   throw bad(`invalid --health-on-failure ${JSON.stringify(v)}: use none, kill, restart or stop`);
 }
 
+/**
+ * `seccomp=<file>` becomes `seccomp=<its JSON>`, as Docker's CLI sends it:
+ * the container keeps the profile it was created with, whatever happens to
+ * the file later.
+ */
+export function inlineSeccompProfile(opt: string, readFile: (path: string) => string): string {
+  const m = /^seccomp[=:](.*)$/s.exec(opt.trim());
+  const value = m?.[1];
+  if (value === undefined || value === "unconfined" || value.trimStart().startsWith("{")) return opt;
+  let text: string;
+  try {
+    text = readFile(value);
+  } catch (e) {
+    throw bad(`--security-opt seccomp: open ${value}: ${(e as { code?: string }).code === "ENOENT" ? "no such file or directory" : (e as Error).message}`);
+  }
+  try {
+    return `seccomp=${JSON.stringify(JSON.parse(text))}`;
+  } catch (e) {
+    throw bad(`--security-opt seccomp: ${value} is not JSON (${(e as Error).message})`);
+  }
+}
+
 export function createOptionsFromFlags(
   flags: RunFlags,
   command: string[],
@@ -302,7 +324,7 @@ export function createOptionsFromFlags(
     capAdd: flags.capAdd ?? [],
     capDrop: flags.capDrop ?? [],
     privileged: flags.privileged ?? false,
-    securityOpt: flags.securityOpt ?? [],
+    securityOpt: (flags.securityOpt ?? []).map((o) => inlineSeccompProfile(o, io.readFile)),
     ulimits: (flags.ulimit ?? []).map(parseUlimit),
     ...(flags.stopSignal ? { stopSignal: flags.stopSignal } : {}),
     ...(stopTimeout !== undefined ? { stopTimeout } : {}),

@@ -20,6 +20,7 @@ import { newContainerId, type ContainerRecord } from "./record.ts";
 import { writeState } from "./state.ts";
 import { probeDriver } from "../../runtime/probe.ts";
 import { defaultRuntimeName } from "./runtime.ts";
+import { checkSecurityOptions } from "../oci/spec.ts";
 
 export type PullPolicy = "missing" | "always" | "never" | "newer";
 
@@ -71,6 +72,7 @@ export async function createContainer(ctx: Context, req: CreateRequest): Promise
   // Limits Docker would refuse fail before anything is pulled or made.
   const id = newContainerId();
   const runtime = req.runtime ?? ctx.config.runtime ?? defaultRuntimeName();
+  checkSecurityOptions(req.options.securityOpt);
   const { cgroupHost, planResources, appliedOf } = await import("./cgroups.ts");
   const plan = planResources(req.options.resources, cgroupHost({ rootless: ctx.rootless }), { id, runtime });
   const warn = req.onWarning ?? ((m: string) => process.stderr.write(`WARNING: ${m}\n`));

@@ -121,6 +121,7 @@ function writeBundle(ctx: Context, record: ContainerRecord, dir: string, net: Ne
     defaultNofile: nofileLimit(),
     ...(boundingCapabilities() ? { availableCapabilities: boundingCapabilities() } : {}),
     annotations: { "io.skiff.name": record.name },
+    arch: process.arch,
     ...resourcesForStart(record),
   });
   edit?.(spec);

@@ -132,6 +132,8 @@ export interface SecurityOptions {
   noNewPrivileges: boolean;
   /** `systempaths=unconfined`: no masked or read-only paths. */
   unconfinedPaths: boolean;
+  /** skiff's default filter, none, or a profile's JSON text (see seccomp.ts). */
+  seccomp: "default" | "unconfined" | { profile: string };
 }
 
 function parseBool(value: string, opt: string): boolean {
@@ -142,20 +144,24 @@ function parseBool(value: string, opt: string): boolean {
 
 /**
  * `--security-opt` values skiff honours: no-new-privileges[=|:bool],
- * systempaths=unconfined, and the ones that ask for what skiff already does
- * (seccomp=unconfined: skiff sets no seccomp filter; apparmor=unconfined,
- * label=disable). Anything else (a seccomp or AppArmor profile, SELinux
- * labels) is InvalidArgument rather than silently ignored.
+ * systempaths=unconfined, seccomp=unconfined or seccomp=<profile JSON> (the
+ * CLI reads a profile file into its text, as Docker's does), and the ones
+ * that ask for what skiff already does (apparmor=unconfined, label=disable).
+ * Anything else (an AppArmor profile, SELinux labels) is InvalidArgument
+ * rather than silently ignored.
  */
 export function securityOptions(opts: readonly string[]): SecurityOptions {
-  const out: SecurityOptions = { noNewPrivileges: false, unconfinedPaths: false };
+  const out: SecurityOptions = { noNewPrivileges: false, unconfinedPaths: false, seccomp: "default" };
   for (const opt of opts) {
-    const m = /^([a-z-]+)(?:[=:](.*))?$/.exec(opt.trim());
+    const m = /^([a-z-]+)(?:[=:](.*))?$/s.exec(opt.trim());
     const key = m?.[1];
     const value = m?.[2];
     if (key === "no-new-privileges") out.noNewPrivileges = value === undefined ? true : parseBool(value, opt);
     else if (key === "systempaths" && value === "unconfined") out.unconfinedPaths = true;
-    else if ((key === "seccomp" || key === "apparmor") && value === "unconfined") continue;
+    else if (key === "seccomp" && value === "unconfined") out.seccomp = "unconfined";
+    else if (key === "seccomp" && value?.trimStart().startsWith("{")) out.seccomp = { profile: value };
+    else if (key === "seccomp") throw new SkiffError("InvalidArgument", `--security-opt seccomp: ${JSON.stringify(value ?? "")} is neither "unconfined" nor a profile (JSON)`);
+    else if (key === "apparmor" && value === "unconfined") continue;
     else if (key === "label" && value === "disable") continue;
     else throw new SkiffError("InvalidArgument", `unsupported --security-opt ${JSON.stringify(opt)}`);
   }

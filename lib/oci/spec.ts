@@ -4,8 +4,8 @@
  * What it produces follows Docker's defaults for runc (moby `oci` and
  * `daemon/oci_linux.go`), with the changes running rootless needs.
  *
- * Known gaps: no seccomp filter and no AppArmor/SELinux profile are set (as
- * `--security-opt seccomp=unconfined`); resource limits and the cgroup path
+ * The seccomp filter is seccomp.ts's default (or the profile asked for).
+ * Known gaps: no AppArmor/SELinux profile is set; resource limits and the cgroup path
  * come from the caller (input.resources, input.cgroupsPath) unchecked;
  * Docker's per-CPU thermal_throttle masked paths are left out (they depend on
  * the host); `--privileged` gives every capability, no masked paths, writable
@@ -35,6 +35,7 @@ import { ociResources } from "./resources.ts";
 import type { Resources } from "../containers/resources.ts";
 import { OCI_VERSION, type OciLinux, type OciSpec } from "./types.ts";
 import { resolveUser } from "./user.ts";
+import { defaultSeccomp, seccompFromProfile } from "./seccomp.ts";
 
 export { capabilities, capabilitiesFromMask, capabilityMask, DOCKER_DEFAULT_CAPABILITIES, ALL_CAPABILITIES, normalizeCapability } from "./caps.ts";
 export { parseSignal } from "./signals.ts";
@@ -80,6 +81,8 @@ export interface SpecInput {
    */
   resources?: Resources;
   cgroupsPath?: string;
+  /** process.arch of the host: which architectures the seccomp filter covers (default: the runtime's native one only). */
+  arch?: string;
 }
 
 /** Linux's HOST_NAME_MAX, the limit Docker checks too. */
@@ -99,6 +102,16 @@ function hostnameOf(input: SpecInput, network: NetworkMode): string | undefined 
   if (network === "host") return undefined;
   if (input.id === "") throw new SkiffError("InvalidArgument", "container id is empty");
   return input.id.slice(0, 12);
+}
+
+/**
+ * Refuses `--security-opt` values the spec could not be built with (an
+ * unknown option, a seccomp profile that is not one), so a container is
+ * never created with them.
+ */
+export function checkSecurityOptions(opts: readonly string[]): void {
+  const security = securityOptions(opts);
+  if (typeof security.seccomp === "object") seccompFromProfile(security.seccomp.profile, [], "");
 }
 
 /**
@@ -167,6 +180,10 @@ export function buildSpec(input: SpecInput): OciSpec {
     linux.readonlyPaths = [...DOCKER_READONLY_PATHS];
   }
   if (fromUser.rootfsPropagation) linux.rootfsPropagation = fromUser.rootfsPropagation;
+  if (!options.privileged && security.seccomp !== "unconfined") {
+    const arch = input.arch ?? "";
+    linux.seccomp = security.seccomp === "default" ? defaultSeccomp(caps, arch) : seccompFromProfile(security.seccomp.profile, caps, arch);
+  }
 
   return {
     ociVersion: OCI_VERSION,

@@ -4,6 +4,7 @@
  * are the spec's own, so a value serialises straight to config.json through
  * `serializeSpec` (./spec.ts).
  */
+import type { OciSeccomp } from "./seccomp.ts";
 
 export const OCI_VERSION = "1.0.2-dev";
 
@@ -94,6 +95,7 @@ export interface OciLinux {
   maskedPaths?: string[];
   readonlyPaths?: string[];
   rootfsPropagation?: string;
+  seccomp?: OciSeccomp;
 }
 
 export interface OciSpec {

@@ -66,7 +66,7 @@ const CONTAINER_KEYS = new Set([
   "Entrypoint", "Environment", "EnvironmentFile", "Exec", "GlobalArgs", "Group", "GroupAdd", "HealthCmd",
   "HealthInterval", "HealthOnFailure", "HealthRetries", "HealthStartPeriod", "HealthTimeout", "HostName", "Image",
   "Label", "LogOpt", "Mount", "Network", "NetworkAlias", "NoNewPrivileges", "Notify", "PodmanArgs", "PublishPort",
-  "Pull", "ReadOnly", "RunInit", "ServiceName", "ShmSize", "StopSignal", "StopTimeout", "Sysctl", "Tmpfs", "Ulimit",
+  "Pull", "ReadOnly", "RunInit", "SeccompProfile", "ServiceName", "ShmSize", "StopSignal", "StopTimeout", "Sysctl", "Tmpfs", "Ulimit",
   "User", "Volume", "WorkingDir",
 ]);
 const VOLUME_KEYS = new Set(["Device", "Driver", "GlobalArgs", "Label", "Options", "PodmanArgs", "ServiceName", "Type", "VolumeName"]);
@@ -335,6 +335,8 @@ function convertContainer(src: QuadletSource, opts: ConvertOptions, known: Map<s
   if (bool(src, g, "RunInit")) run.push("--init");
   if (bool(src, g, "ReadOnly")) run.push("--read-only");
   if (bool(src, g, "NoNewPrivileges")) run.push("--security-opt=no-new-privileges");
+  const seccomp = u.get(g, "SeccompProfile");
+  if (seccomp) run.push(`--security-opt=seccomp=${seccomp}`); // a profile's path, or unconfined
   for (const n of u.getAll(g, "Network")) {
     const [first, ...rest] = n.split(":");
     const net = first?.endsWith(".network") ? resolveRef(src, first, "network", known, service) : first;

@@ -305,6 +305,23 @@ describe.skipIf(skip !== undefined)("skiff system service", () => {
       await dockerOk(["rm", "exit-4"]);
     });
 
+    test("seccomp: the default filter, a profile file the docker CLI sends as JSON, unconfined", async () => {
+      const userns = ["busybox", "unshare", "-U", "true"];
+      const denied = await docker(["run", "--rm", IMG, ...userns]);
+      expect(denied.code).toBe(1);
+      expect(denied.stderr).toContain("Operation not permitted");
+      expect((await docker(["run", "--rm", "--security-opt", "seccomp=unconfined", IMG, ...userns])).code).toBe(0);
+      const profile = join(base, "no-mkdir.json");
+      writeFileSync(profile, JSON.stringify({ defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO", errnoRet: 1 }] }));
+      const r = await docker(["run", "--rm", "--security-opt", `seccomp=${profile}`, IMG, "busybox", "mkdir", "/tmp/x"]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("Operation not permitted");
+      writeFileSync(profile, JSON.stringify({ defaultAction: "ALLOW" }));
+      const bad = await docker(["run", "--rm", "--security-opt", `seccomp=${profile}`, IMG, "true"]);
+      expect(bad.code).toBe(125);
+      expect(bad.stderr).toContain("defaultAction");
+    });
+
     test("a missing command exits 127, with and without --rm", async () => {
       const a = await docker(["run", "--rm", IMG, "nosuchcommand"]);
       expect(a.code).toBe(127);

@@ -1,6 +1,6 @@
 /** run/create flag parsing that needs no container: bind sources as Docker treats them. */
 import { describe, expect, test } from "bun:test";
-import { prepareBindSources } from "../../../lib/cli/run-flags.ts";
+import { inlineSeccompProfile, prepareBindSources } from "../../../lib/cli/run-flags.ts";
 import { SkiffError } from "../../../lib/errors.ts";
 
 function fakeFs(existing: string[]): { made: string[]; io: { exists: (p: string) => boolean; mkdirp: (p: string) => void } } {
@@ -39,5 +39,27 @@ describe("prepareBindSources", () => {
     const { made, io } = fakeFs([]);
     expect(() => prepareBindSources({ volume: ["/new:/a"], mount: ["type=bind,source=/gone,target=/b"] }, io)).toThrow("bind source path does not exist");
     expect(made).toEqual([]);
+  });
+});
+
+describe("inlineSeccompProfile", () => {
+  const files: Record<string, string> = { "/p.json": '{\n  "defaultAction": "SCMP_ACT_ALLOW"\n}\n', "/bad.json": "{nope" };
+  const read = (p: string): string => {
+    const t = files[p];
+    if (t === undefined) throw Object.assign(new Error("ENOENT"), { code: "ENOENT" });
+    return t;
+  };
+
+  test("a file becomes its compact JSON; unconfined, inline JSON and other options pass as they are", () => {
+    expect(inlineSeccompProfile("seccomp=/p.json", read)).toBe('seccomp={"defaultAction":"SCMP_ACT_ALLOW"}');
+    expect(inlineSeccompProfile("seccomp:/p.json", read)).toBe('seccomp={"defaultAction":"SCMP_ACT_ALLOW"}');
+    expect(inlineSeccompProfile("seccomp=unconfined", read)).toBe("seccomp=unconfined");
+    expect(inlineSeccompProfile('seccomp={"defaultAction":"SCMP_ACT_LOG"}', read)).toBe('seccomp={"defaultAction":"SCMP_ACT_LOG"}');
+    expect(inlineSeccompProfile("no-new-privileges", read)).toBe("no-new-privileges");
+  });
+
+  test("a missing or broken file is one clear error", () => {
+    expect(() => inlineSeccompProfile("seccomp=/none.json", read)).toThrow("--security-opt seccomp: open /none.json: no such file or directory");
+    expect(() => inlineSeccompProfile("seccomp=/bad.json", read)).toThrow("--security-opt seccomp: /bad.json is not JSON");
   });
 });

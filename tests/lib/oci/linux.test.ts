@@ -76,7 +76,7 @@ describe("sysctls", () => {
 
 describe("securityOptions", () => {
   test("no-new-privileges in its spellings", () => {
-    expect(securityOptions([])).toEqual({ noNewPrivileges: false, unconfinedPaths: false });
+    expect(securityOptions([])).toEqual({ noNewPrivileges: false, unconfinedPaths: false, seccomp: "default" });
     expect(securityOptions(["no-new-privileges"]).noNewPrivileges).toBe(true);
     expect(securityOptions(["no-new-privileges:true"]).noNewPrivileges).toBe(true);
     expect(securityOptions(["no-new-privileges=true"]).noNewPrivileges).toBe(true);
@@ -84,13 +84,21 @@ describe("securityOptions", () => {
     expectError(() => securityOptions(["no-new-privileges:maybe"]), "expected true or false");
   });
 
+  test("seccomp: unconfined, or a profile's JSON text (multi-line too); a path left unread is refused", () => {
+    expect(securityOptions(["seccomp=unconfined"]).seccomp).toBe("unconfined");
+    expect(securityOptions(["seccomp:unconfined"]).seccomp).toBe("unconfined");
+    const text = '{\n  "defaultAction": "SCMP_ACT_ALLOW"\n}';
+    expect(securityOptions([`seccomp=${text}`]).seccomp).toEqual({ profile: text });
+    expectError(() => securityOptions(["seccomp=/etc/profile.json"]), "neither");
+  });
+
   test("what skiff already does is accepted; profiles it cannot apply are refused", () => {
-    expect(securityOptions(["seccomp=unconfined", "apparmor=unconfined", "label=disable", "seccomp:unconfined"])).toEqual({
+    expect(securityOptions(["apparmor=unconfined", "label=disable"])).toEqual({
       noNewPrivileges: false,
       unconfinedPaths: false,
+      seccomp: "default",
     });
     expect(securityOptions(["systempaths=unconfined"]).unconfinedPaths).toBe(true);
-    expectError(() => securityOptions(["seccomp=/etc/profile.json"]), 'unsupported --security-opt "seccomp=/etc/profile.json"');
     expectError(() => securityOptions(["apparmor=docker-default"]), "unsupported --security-opt");
     expectError(() => securityOptions(["label=type:svirt_t"]), "unsupported --security-opt");
   });

@@ -52,7 +52,7 @@ describe("buildSpec: golden files", () => {
   const files = { hosts: "/run/skiff/containers/3f1c9b2a7d4e/hosts", resolvConf: "/run/skiff/containers/3f1c9b2a7d4e/resolv.conf", hostname: "/run/skiff/containers/3f1c9b2a7d4e/hostname" };
 
   test("`run busybox` as root", () => {
-    golden("busybox-root.json", spec({ files, defaultNofile: { soft: 1048576, hard: 1048576 } }));
+    golden("busybox-root.json", spec({ files, defaultNofile: { soft: 1048576, hard: 1048576 }, arch: "x64" }));
   });
 
   test("`run busybox` rootless", () => {

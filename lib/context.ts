@@ -5,7 +5,7 @@
 import { ContentStore } from "./content/store.ts";
 import { ContainerStore } from "./containers/record.ts";
 import { loadConfig, type SkiffConfig } from "./config.ts";
-import { ensureDir, ensurePrivateDir } from "./fsutil.ts";
+import { ensureDir, ensurePrivateDir, ensureSpreadDir } from "./fsutil.ts";
 import { ImageStore } from "./images/store.ts";
 import { storePaths, type StorePaths } from "./paths.ts";
 import { SnapshotStore } from "./snapshots/store.ts";
@@ -66,6 +66,8 @@ export class Context {
   ensureStorage(): void {
     ensureDir(this.paths.root, 0o700);
     ensureDir(this.paths.locks, 0o700);
+    ensureSpreadDir(this.paths.snapshots, 0o755);
+    ensureSpreadDir(this.paths.containers, 0o700);
     if (this.rootless && !this.#insideUserns) ensurePrivateDir(this.paths.runRoot, process.getuid?.() ?? 0);
     else ensureDir(this.paths.runRoot, 0o700);
   }

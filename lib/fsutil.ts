@@ -20,6 +20,7 @@ import {
 import { basename, dirname, join } from "node:path";
 import type { z } from "zod";
 import { errnoCode, SkiffError } from "./errors.ts";
+import { markTopDir } from "./sys/libc.ts";
 
 let counter = 0;
 
@@ -114,6 +115,20 @@ export function parseJsonText<S extends z.ZodTypeAny>(path: string, text: string
 
 export function ensureDir(path: string, mode = 0o755): void {
   mkdirSync(path, { recursive: true, mode });
+}
+
+/**
+ * A directory whose children are independent trees that come and go
+ * (snapshots, containers): created with ext4's top-directory flag, so each
+ * child lands in a block group of its own. On a filesystem without a
+ * journal, ext4 steps over every inode freed in the last minute when it
+ * allocates one in a group, so creating files where a tree was just deleted
+ * costs 0.3-1 ms each instead of 20 us; a fresh group avoids that.
+ */
+export function ensureSpreadDir(path: string, mode: number): void {
+  if (exists(path)) return;
+  mkdirSync(path, { recursive: true, mode });
+  markTopDir(path);
 }
 
 export function exists(path: string): boolean {

@@ -213,7 +213,12 @@ export async function removeContainer(ctx: Context, record: ContainerRecord, opt
     // A shim that just recorded the exit is still tidying up (runtime delete,
     // unmount): once rm returns, no process of the container is left.
     const before = readState(dir);
-    await waitProcessGone(before.shimPid, before.shimStart, 3000);
+    if (!(await waitProcessGone(before.shimPid, before.shimStart, 5000))) {
+      // Stuck (or on a machine too loaded to finish in time): end it, and
+      // clean up after it below as after any shim that died.
+      if (sameProcess(before.shimPid, before.shimStart)) process.kill(before.shimPid, "SIGKILL");
+      await waitProcessGone(before.shimPid, before.shimStart, 1000);
+    }
     const fresh = readState(dir);
     writeState(dir, { ...fresh, status: "removing" });
     ctx.containers.releaseName(record.name, record.id);

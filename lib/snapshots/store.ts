@@ -7,6 +7,7 @@
  * pull waits and then reuses it; a pull killed half-way leaves an incomplete
  * one that the next pull throws away and rebuilds.
  */
+import { randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
@@ -46,6 +47,9 @@ export interface PreparedSnapshot {
   fs: string;
   lock: Lock;
 }
+
+/** Prefix of a snapshot directory being made, before it is renamed to its key. */
+const NEW_PREFIX = ".new-";
 
 export function snapshotKey(chainId: Digest): string {
   return digestHex(chainId).slice(0, 16);
@@ -113,7 +117,12 @@ export class SnapshotStore {
       const dir = this.dir(chainId);
       // Whatever is here was left by a process that died mid-unpack.
       if (exists(dir)) await this.#discard(dir);
-      mkdirSync(join(dir, "fs"), { recursive: true, mode: 0o755 });
+      // Made under a name of its own, then renamed: ext4 picks the block
+      // group of a top directory's child from its name (see ensureSpreadDir),
+      // and a snapshot's name is the same at every pull of the layer.
+      const fresh = join(this.#paths.snapshots, `${NEW_PREFIX}${snapshotKey(chainId)}-${randomBytes(6).toString("hex")}`);
+      mkdirSync(join(fresh, "fs"), { recursive: true, mode: 0o755 });
+      renameSync(fresh, dir);
       atomicWriteJson(join(dir, "meta.json"), {
         schemaVersion: 1,
         chainId,
@@ -226,7 +235,19 @@ export class SnapshotStore {
       return;
     }
     const trash = names.filter((n) => n.startsWith(".trash-")).map((n) => join(this.#paths.snapshots, n));
-    if (trash.length > 0) await this.#remove(trash);
+    // A new snapshot's directory before its rename: garbage once nobody holds its lock.
+    const held: Lock[] = [];
+    for (const n of names.filter((x) => x.startsWith(NEW_PREFIX))) {
+      const lock = tryLock(join(this.#paths.locks, `snapshot-${n.slice(NEW_PREFIX.length).split("-")[0]}.lock`));
+      if (!lock) continue;
+      held.push(lock);
+      trash.push(join(this.#paths.snapshots, n));
+    }
+    try {
+      if (trash.length > 0) await this.#remove(trash);
+    } finally {
+      for (const l of held) l.release();
+    }
   }
 
   #lockPath(chainId: Digest): string {

@@ -4,8 +4,6 @@
  * bytes when asked to ("auto"). Backpressure is end to end: the input is
  * only pulled as fast as the consumer iterates the returned stream.
  */
-import { pipeline, Readable, type Transform } from "node:stream";
-import { createGunzip, createZstdDecompress } from "node:zlib";
 import { SkiffError } from "../errors.ts";
 
 export type Compression = "gzip" | "zstd" | "none";
@@ -138,19 +136,50 @@ async function* inflate(
   what: string,
   sourceError: () => unknown,
 ): AsyncGenerator<Uint8Array> {
-  // Output chunks of 256 KiB instead of zlib's 16 KiB: measured 1.5-2x faster
-  // end to end (fewer hops through the stream machinery, fewer write calls).
-  const chunkSize = 256 * 1024;
-  const transform: Transform = compression === "gzip" ? createGunzip({ chunkSize }) : createZstdDecompress({ chunkSize });
-  // pipeline() propagates errors both ways and destroys the source (which
-  // cancels the input) when the consumer stops early.
-  const out = pipeline(Readable.from(src, { objectMode: false }), transform, () => undefined);
+  // The web DecompressionStream (Bun's native zlib and zstd) over node:zlib's
+  // stream: measured 2-4x faster on gzip layers and 2x on zstd, for the same
+  // bytes. Like Go's readers (Docker, containerd), it takes concatenated gzip
+  // members and refuses anything else after the last one.
+  const it = src[Symbol.asyncIterator]();
+  const input = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const r = await it.next();
+        if (r.done) controller.close();
+        else controller.enqueue(r.value);
+      },
+      async cancel() {
+        await it.return?.();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  // "zstd" is Bun's, beyond the formats the DOM typings list; bytes in, bytes out.
+  const inflater = new DecompressionStream(compression as "gzip") as unknown as ReadableWritablePair<Uint8Array, Uint8Array>;
+  const out = input.pipeThrough(inflater);
+  const reader = out.getReader();
+  let done = false;
   try {
-    for await (const chunk of out) yield chunk as Uint8Array;
-  } catch (e) {
-    const src = sourceError();
-    if (src !== undefined) throw src;
-    const msg = e instanceof Error ? e.message : String(e);
-    throw new SkiffError("InvalidArgument", `${what}: ${compression} decompression failed: ${msg}`, { cause: e });
+    for (;;) {
+      let r: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        r = await reader.read();
+      } catch (e) {
+        done = true;
+        const from = sourceError();
+        if (from !== undefined) throw from;
+        const msg = e instanceof Error ? e.message : String(e);
+        throw new SkiffError("InvalidArgument", `${what}: ${compression} decompression failed: ${msg}`, { cause: e });
+      }
+      if (r.done) {
+        done = true;
+        return;
+      }
+      yield r.value;
+    }
+  } finally {
+    // Stopping early cancels the input, as far as the source.
+    if (!done) await reader.cancel().catch(() => undefined);
+    reader.releaseLock();
   }
 }

@@ -165,7 +165,7 @@ export class Podman {
     this.available = Bun.which("podman") !== null;
   }
 
-  args(root = "root"): string[] {
+  args(root = "root", runtime = "runc"): string[] {
     return [
       "podman",
       "--root",
@@ -177,7 +177,7 @@ export class Podman {
       "--storage-driver",
       "overlay",
       "--runtime",
-      "runc",
+      runtime,
       "--cgroup-manager",
       "cgroupfs",
       // "none" makes `run --rm` wait 20s for an exit event that never comes.
@@ -186,8 +186,8 @@ export class Podman {
     ];
   }
 
-  cmd(args: string[], root = "root"): string[] {
-    return [...this.args(root), ...args];
+  cmd(args: string[], root = "root", runtime = "runc"): string[] {
+    return [...this.args(root, runtime), ...args];
   }
 
   /** Removes a store (files owned by sub-ids need the user namespace). */

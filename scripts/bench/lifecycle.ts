@@ -44,6 +44,41 @@ async function prepareFloor(base: string): Promise<{ bundle: string; root: strin
   return { bundle, root };
 }
 
+/**
+ * `run --rm` and `run -d` again with crun for both tools, for information
+ * (the targets are for runc): how much of each tool's time is the runtime's.
+ * No crun floor: rootless crun started directly refuses this host's hybrid
+ * cgroup layout (skiff runs it inside its own user namespace, with cgroups
+ * disabled).
+ */
+async function crunRows(o: { busybox: string; env: Record<string, string>; podman: Podman; stalls: boolean }): Promise<void> {
+  const { busybox, env, podman } = o;
+  const rm = await sample({ runs: RUNS, measure: async () => void (await must([SKIFF, "run", "--runtime", "crun", "--network", "none", "--rm", busybox, "true"], { env })) });
+  let id = "";
+  const detached = (cmd: string[], e: Record<string, string>) => ({
+    runs: RUNS,
+    measure: async () => void (id = String((await must(cmd, { env: e })).stdout).trim()),
+    cleanup: async () => void (await run(cmd[0] === SKIFF ? [SKIFF, "rm", "-f", id] : podman.cmd(["rm", "-f", "-t", "0", id], "root", "crun"), { env: e })),
+  });
+  const d = await sample(detached([SKIFF, "run", "--runtime", "crun", "--network", "none", "-d", busybox, "sleep", "1000"], env));
+  let pd: number[] | undefined;
+  let podmanError = "";
+  if (podman.available) {
+    try {
+      pd = await sample(detached(podman.cmd(["run", "--network", "none", "--log-driver", "k8s-file", "-d", busybox, "sleep", "1000"], "root", "crun"), podman.env));
+    } catch (e) {
+      // Podman 4.3 runs rootless crun itself, which refuses a hybrid cgroup host.
+      podmanError = (e instanceof Error ? e.message : String(e)).split("\n")[0]?.replace(/^.*exited \d+: /, "") ?? "";
+    }
+  }
+  report(`the same with crun for both tools (information: the targets are for runc; medians of ${RUNS})`, [
+    { name: "run --rm true", skiff: median(rm) },
+    { name: "run -d", skiff: median(d), podman: pd && median(pd) },
+  ]);
+  if (podmanError) console.log(`podman with crun failed here: ${podmanError}`);
+  else if (o.stalls) console.log("podman run --rm with crun not measured: its attached runs stall here (see above)");
+}
+
 async function main(): Promise<void> {
   const base = benchDir("lifecycle");
   const reg = await startRegistry();
@@ -132,6 +167,7 @@ async function main(): Promise<void> {
     report(`lifecycle benchmark, rootless as ${process.env.USER ?? process.getuid?.()}, runc, no network (medians of ${RUNS})`, rows);
     for (const n of notes) console.log(n);
     console.log(`raw runc run true (floor): ${floorMs.toFixed(1)} ms`);
+    if (Bun.which("crun")) await crunRows({ busybox, env, podman, stalls });
     if (!podman.available) console.log("podman not installed: run scripts/bench/lifecycle.sh as root to install it");
   } finally {
     await cleanUp({ env, podman, registry: reg, base });

@@ -273,3 +273,13 @@ export class Collector {
     if (!ok) throw new Error(`timed out waiting for ${String(re)}; got ${JSON.stringify(this.text)}`);
   }
 }
+
+/**
+ * Why a process here cannot make a user namespace of its own (some hosts
+ * restrict unprivileged ones, e.g. Ubuntu's AppArmor setting): then a test
+ * cannot tell a seccomp filter's refusal from the host's.
+ */
+export function nestedUsernsSkipReason(): string | undefined {
+  const r = Bun.spawnSync(["unshare", "--user", "true"], { stdout: "ignore", stderr: "pipe" });
+  return r.exitCode === 0 ? undefined : `this host refuses new user namespaces to unprivileged processes (${r.stderr.toString().trim()})`;
+}

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { apiFetch, apiJson, DOCKER_CLI, type CliResult } from "../helpers/docker-api.ts";
 import { freePort, startRegistry } from "../helpers/registry.ts";
 import { apiSkipReason, prepareApiService, V, waitFor, type ApiService } from "../helpers/api-service.ts";
+import { nestedUsernsSkipReason } from "../helpers/containers.ts";
 
 const skip = apiSkipReason();
 if (skip) console.warn(`skipping API tests: ${skip}`);
@@ -43,10 +44,13 @@ describe.skipIf(skip !== undefined)("skiff system service: the docker CLI", () =
 
     test("seccomp: the default filter, a profile file the docker CLI sends as JSON, unconfined", async () => {
       const userns = ["busybox", "unshare", "-U", "true"];
-      const denied = await docker(["run", "--rm", IMG, ...userns]);
-      expect(denied.code).toBe(1);
-      expect(denied.stderr).toContain("Operation not permitted");
-      expect((await docker(["run", "--rm", "--security-opt", "seccomp=unconfined", IMG, ...userns])).code).toBe(0);
+      // Where the host itself refuses new user namespaces, only the profile part says something.
+      if (nestedUsernsSkipReason() === undefined) {
+        const denied = await docker(["run", "--rm", IMG, ...userns]);
+        expect(denied.code).toBe(1);
+        expect(denied.stderr).toContain("Operation not permitted");
+        expect((await docker(["run", "--rm", "--security-opt", "seccomp=unconfined", IMG, ...userns])).code).toBe(0);
+      }
       const profile = join(base, "no-mkdir.json");
       writeFileSync(profile, JSON.stringify({ defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO", errnoRet: 1 }] }));
       const r = await docker(["run", "--rm", "--security-opt", `seccomp=${profile}`, IMG, "busybox", "mkdir", "/tmp/x"]);

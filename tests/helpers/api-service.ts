@@ -11,7 +11,7 @@ import { API_VERSION } from "../../lib/version.ts";
 import { apiFetch, apiJson, dockerMissingReason, jsonInit, runDocker, type CliResult } from "./docker-api.ts";
 import { busyboxImage, pushLayout, writeImageLayout } from "./images.ts";
 import { registrySkipReason, startRegistry, type TestRegistry } from "./registry.ts";
-import { binaryMissingReason, makeSkiffEnv, SKIFF_BIN, type SkiffEnv } from "./skiff.ts";
+import { binaryMissingReason, makeSkiffEnv, SKIFF_BIN, skiffProcessEnv, type SkiffEnv } from "./skiff.ts";
 
 /** Why the API tests cannot run here, if they cannot. */
 export function apiSkipReason(): string | undefined {
@@ -157,14 +157,7 @@ export async function prepareApiService(name: string, opts: { networks?: string[
     },
     async start() {
       const p = Bun.spawn([SKIFF_BIN, "system", "service", `unix://${sock}`], {
-        env: {
-          PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin",
-          HOME: env.home,
-          LANG: "C.UTF-8",
-          SKIFF_ROOT: env.root,
-          SKIFF_RUNROOT: env.runRoot,
-          ...(process.env.XDG_RUNTIME_DIR ? { XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR } : {}),
-        },
+        env: skiffProcessEnv(env),
         stdin: "ignore",
         stdout: "pipe",
         stderr: "pipe",

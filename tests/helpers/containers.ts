@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { busyboxImage, pushLayout, writeImageLayout } from "./images.ts";
 import { registrySkipReason, startRegistry, type TestRegistry } from "./registry.ts";
-import { binaryMissingReason, makeSkiffEnv, SKIFF_BIN, type SkiffEnv } from "./skiff.ts";
+import { binaryMissingReason, makeSkiffEnv, SKIFF_BIN, skiffProcessEnv, type SkiffEnv } from "./skiff.ts";
 
 export const isRoot = process.getuid?.() === 0;
 
@@ -68,14 +68,7 @@ export async function containerFixture(name: string): Promise<ContainerFixture> 
     const e = makeSkiffEnv(`skiff-${name}`);
     env = e;
     await e.ok(["pull", "-q", image]);
-    const vars: Record<string, string> = {
-      PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin",
-      HOME: e.home,
-      LANG: "C.UTF-8",
-      SKIFF_ROOT: e.root,
-      SKIFF_RUNROOT: e.runRoot,
-      ...(process.env.XDG_RUNTIME_DIR ? { XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR } : {}),
-    };
+    const vars = skiffProcessEnv(e);
     const fx: ContainerFixture = {
       env: e,
       reg,

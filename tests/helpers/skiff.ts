@@ -76,3 +76,20 @@ export function makeSkiffEnv(name = "skiff"): SkiffEnv {
     },
   };
 }
+
+/**
+ * The environment a skiff process of `env` runs with when a test spawns it
+ * directly (services, foreground runs, ptys); `runtimeDir: false` leaves
+ * XDG_RUNTIME_DIR out, for tests that choose their own or none.
+ */
+export function skiffProcessEnv(env: SkiffEnv, opts: { runtimeDir?: boolean } = {}): Record<string, string> {
+  const xdg = opts.runtimeDir !== false ? process.env.XDG_RUNTIME_DIR : undefined;
+  return {
+    PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin",
+    HOME: env.home,
+    LANG: "C.UTF-8",
+    SKIFF_ROOT: env.root,
+    SKIFF_RUNROOT: env.runRoot,
+    ...(xdg ? { XDG_RUNTIME_DIR: xdg } : {}),
+  };
+}

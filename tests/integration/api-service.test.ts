@@ -11,7 +11,7 @@ import { dirname, join } from "node:path";
 import { apiFetch, apiJson, hijack, jsonInit } from "../helpers/docker-api.ts";
 import { busyboxImage, dockerArchive } from "../helpers/images.ts";
 import { freePort } from "../helpers/registry.ts";
-import { binaryMissingReason, makeSkiffEnv, SKIFF_BIN, type SkiffEnv } from "../helpers/skiff.ts";
+import { binaryMissingReason, makeSkiffEnv, SKIFF_BIN, skiffProcessEnv, type SkiffEnv } from "../helpers/skiff.ts";
 
 const skip = binaryMissingReason();
 if (skip) console.warn(`skipping API service tests: ${skip}`);
@@ -22,14 +22,7 @@ let base: string;
 const services: ReturnType<typeof Bun.spawn>[] = [];
 
 function serviceEnv(extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin",
-    HOME: env.home,
-    LANG: "C.UTF-8",
-    SKIFF_ROOT: env.root,
-    SKIFF_RUNROOT: env.runRoot,
-    ...extra,
-  };
+  return { ...skiffProcessEnv(env, { runtimeDir: false }), ...extra };
 }
 
 interface Service {

@@ -17,7 +17,7 @@ import { containerSkipReason, isRoot, tearDown } from "../helpers/containers.ts"
 import { busyboxImage, busyboxLayer, DEFAULT_PATH, pushLayout, writeImageLayout } from "../helpers/images.ts";
 import { HARNESS_SCRIPT, python3SkipReason, startNotifyListener, type NotifyListener } from "../helpers/notify-socket.ts";
 import { startRegistry, type TestRegistry } from "../helpers/registry.ts";
-import { makeSkiffEnv, SKIFF_BIN, type SkiffEnv } from "../helpers/skiff.ts";
+import { makeSkiffEnv, SKIFF_BIN, skiffProcessEnv, type SkiffEnv } from "../helpers/skiff.ts";
 
 
 
@@ -36,13 +36,7 @@ let work: string;
 let runtimeDir: string;
 
 function storageEnv(): Record<string, string> {
-  return {
-    PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin",
-    HOME: env.home,
-    LANG: "C.UTF-8",
-    SKIFF_ROOT: env.root,
-    SKIFF_RUNROOT: env.runRoot,
-  };
+  return skiffProcessEnv(env, { runtimeDir: false });
 }
 
 let sockSeq = 0;

@@ -1,122 +1,25 @@
 /**
- * RegistryClient against the real CNCF distribution registry on 127.0.0.1,
- * with no auth, htpasswd and token auth. Small Bun.serve front proxies stand
- * between the client and the registry where a test needs the registry to
- * misbehave (redirects, 5xx, ignored Range, tampered bytes); everything else
- * is the registry's own behaviour.
+ * RegistryClient against the real CNCF distribution registry on 127.0.0.1
+ * without auth. Small Bun.serve front proxies stand between the client and
+ * the registry where a test needs the registry to misbehave (redirects, 5xx,
+ * ignored Range, tampered bytes); everything else is the registry's own
+ * behaviour. Auth is in client-auth.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { sha256, type Digest } from "../../../lib/digest.ts";
-import { SkiffError } from "../../../lib/errors.ts";
+import { sha256 } from "../../../lib/digest.ts";
 import { MediaType, parseManifest } from "../../../lib/images/manifest.ts";
-import { CredentialStore, encodeAuth } from "../../../lib/registry/auth.ts";
+import { CredentialStore } from "../../../lib/registry/auth.ts";
 import { digestBytes, RegistryClient, type RepositoryRef } from "../../../lib/registry/client.ts";
 import { RegistryTransport } from "../../../lib/registry/transport.ts";
 import { freePort, registrySkipReason, startRegistry, type TestRegistry } from "../../helpers/registry.ts";
+import { Credentials, bytesOf, caught, makeImage, pushImage, readAll, startProxy } from "./helpers.ts";
 
 const skipReason = registrySkipReason();
 if (skipReason) console.warn(`skipping registry client tests: ${skipReason}`);
 
-const tmp = mkdtempSync(join(tmpdir(), "skiff-client-test-"));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-function anonymous(): CredentialStore {
-  return new CredentialStore([join(tmp, "none.json")]);
-}
-
-let credFiles = 0;
-function storeFor(reg: TestRegistry, password = reg.password): CredentialStore {
-  credFiles += 1;
-  const store = new CredentialStore([join(tmp, `auth-${credFiles}.json`)]);
-  store.set(reg.host, { username: reg.username ?? "", password: password ?? "" });
-  return store;
-}
-
-function bytesOf(n: number, seed: number): Uint8Array {
-  const b = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    b[i] = x >>> 24;
-  }
-  return b;
-}
-
-interface TestImage {
-  layer: Uint8Array;
-  layerDigest: Digest;
-  config: Uint8Array;
-  configDigest: Digest;
-  manifest: Uint8Array;
-  manifestDigest: Digest;
-}
-
-function makeImage(seed: number, layerSize = 300_000): TestImage {
-  const layer = bytesOf(layerSize, seed);
-  const layerDigest = sha256(layer);
-  const config = new TextEncoder().encode(
-    JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [layerDigest] }, seed }),
-  );
-  const configDigest = sha256(config);
-  const manifest = new TextEncoder().encode(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: MediaType.OciManifest,
-      config: { mediaType: MediaType.OciConfig, digest: configDigest, size: config.length },
-      layers: [{ mediaType: MediaType.OciLayerGzip, digest: layerDigest, size: layer.length }],
-    }),
-  );
-  return { layer, layerDigest, config, configDigest, manifest, manifestDigest: sha256(manifest) };
-}
-
-async function pushImage(client: RegistryClient, repo: RepositoryRef, img: TestImage, tag: string): Promise<Digest> {
-  for (const [blob, digest] of [[img.layer, img.layerDigest], [img.config, img.configDigest]] as const) {
-    if ((await client.blobExists(repo, digest)) === undefined) {
-      await client.uploadBlob(repo, digest, { size: blob.length, open: () => new Blob([blob]) });
-    }
-  }
-  return await client.putManifest(repo, tag, img.manifest, MediaType.OciManifest);
-}
-
-async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  return new Uint8Array(await new Response(stream).arrayBuffer());
-}
-
-async function caught(p: Promise<unknown>): Promise<SkiffError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof SkiffError) return e;
-    throw e;
-  }
-  throw new Error("expected a SkiffError");
-}
-
-/** A front proxy: `handle` may answer itself or call `forward` to reach the registry. */
-function startProxy(
-  target: string,
-  handle: (req: Request, url: URL, forward: (req: Request, path?: string) => Promise<Response>) => Response | Promise<Response>,
-): { host: string; server: ReturnType<typeof Bun.serve> } {
-  async function forward(req: Request, path?: string): Promise<Response> {
-    const url = new URL(req.url);
-    const headers = new Headers(req.headers);
-    headers.delete("host");
-    const body = req.method === "GET" || req.method === "HEAD" ? undefined : await req.arrayBuffer();
-    const res = await fetch(`${target}${path ?? url.pathname}${url.search}`, {
-      method: req.method,
-      headers,
-      body,
-      redirect: "manual",
-      decompress: false,
-    });
-    return new Response(req.method === "HEAD" ? null : res.body, { status: res.status, headers: res.headers });
-  }
-  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => handle(req, new URL(req.url), forward) });
-  return { host: `127.0.0.1:${server.port}`, server };
-}
+const scratch = new Credentials();
+afterAll(() => scratch.remove());
+const anonymous = (): CredentialStore => scratch.anonymous();
 
 test("digestBytes verifies manifest bytes against a digest", () => {
   const bytes = new TextEncoder().encode('{"schemaVersion":2}');
@@ -372,154 +275,5 @@ describe.skipIf(skipReason !== undefined)("registry behind a misbehaving front",
       expect(e.kind).toBe("InvalidArgument");
       expect(e.message).toMatch(/over the 4194304-byte limit/);
     }
-  });
-});
-
-describe.skipIf(skipReason !== undefined)("registry with htpasswd (basic) auth", () => {
-  let reg: TestRegistry;
-  let repo: RepositoryRef;
-  const img = makeImage(4);
-  const servers: ReturnType<typeof Bun.serve>[] = [];
-  beforeAll(async () => {
-    reg = await startRegistry({ auth: "htpasswd" });
-    repo = { registry: reg.host, repository: "basic/app" };
-  });
-  afterAll(async () => {
-    for (const s of servers) s.stop(true);
-    await reg?.stop();
-  });
-
-  test("push and pull with credentials from the auth file", async () => {
-    const client = new RegistryClient({ credentials: storeFor(reg) });
-    expect(await pushImage(client, repo, img, "v1")).toBe(img.manifestDigest);
-    const m = await client.getManifest(repo, "v1");
-    expect(m.digest).toBe(img.manifestDigest);
-    expect(await readAll((await client.getBlob(repo, img.configDigest)).body)).toEqual(img.config);
-  });
-
-  test("without credentials: authentication required", async () => {
-    const e = await caught(new RegistryClient({ credentials: anonymous() }).getManifest(repo, "v1"));
-    expect(e.kind).toBe("Unauthorized");
-    expect(e.message).toBe(`${reg.host}/basic/app:v1: authentication required`);
-  });
-
-  test("wrong password: invalid username or password", async () => {
-    const e = await caught(new RegistryClient({ credentials: storeFor(reg, "wrong") }).getManifest(repo, "v1"));
-    expect(e.kind).toBe("Unauthorized");
-    expect(e.message).toBe(`${reg.host}/basic/app:v1: invalid username or password`);
-  });
-
-  test("checkLogin", async () => {
-    const client = new RegistryClient({ credentials: anonymous() });
-    await client.checkLogin(reg.host, { username: reg.username ?? "", password: reg.password ?? "" });
-    const e = await caught(client.checkLogin(reg.host, { username: reg.username ?? "", password: "nope" }));
-    expect(e.kind).toBe("Unauthorized");
-    expect(e.message).toBe(`${reg.host}: invalid username or password`);
-  });
-
-  test("redirects: credentials kept on the same origin, dropped for another", async () => {
-    await pushImage(new RegistryClient({ credentials: storeFor(reg) }), repo, img, "v1");
-    const seen: { where: string; authorization: string | null }[] = [];
-    const basic = `Basic ${encodeAuth({ username: reg.username ?? "", password: reg.password ?? "" })}`;
-    const storage = Bun.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      async fetch(req) {
-        seen.push({ where: "storage", authorization: req.headers.get("authorization") });
-        const digest = new URL(req.url).pathname.split("/").pop() ?? "";
-        // The storage holds the bytes: fetch them from the registry with our own credentials.
-        return await fetch(`${reg.url}/v2/${repo.repository}/blobs/${digest}`, { headers: { authorization: basic } });
-      },
-    });
-    servers.push(storage);
-    const f = startProxy(reg.url, (req, url, forward) => {
-      const m = /^\/v2\/(.+)\/blobs\/(sha256:[a-f0-9]{64})$/.exec(url.pathname);
-      if (m && req.method === "GET") {
-        seen.push({ where: "registry", authorization: req.headers.get("authorization") });
-        if (m[2] === img.layerDigest) {
-          return new Response(null, { status: 307, headers: { location: `http://127.0.0.1:${storage.port}/bucket/${m[2]}?sig=x` } });
-        }
-        return new Response(null, { status: 302, headers: { location: `/same${url.pathname}` } });
-      }
-      if (url.pathname.startsWith("/same/")) {
-        seen.push({ where: "same", authorization: req.headers.get("authorization") });
-        return forward(req, url.pathname.slice("/same".length));
-      }
-      return forward(req);
-    });
-    servers.push(f.server);
-    const creds = new CredentialStore([join(tmp, "front-auth.json")]);
-    creds.set(f.host, { username: reg.username ?? "", password: reg.password ?? "" });
-    const client = new RegistryClient({ credentials: creds });
-    const frontRepo = { registry: f.host, repository: repo.repository };
-
-    const layer = await client.getBlob(frontRepo, img.layerDigest);
-    expect(await readAll(layer.body)).toEqual(img.layer);
-    expect(seen).toEqual([
-      { where: "registry", authorization: basic },
-      { where: "storage", authorization: null },
-    ]);
-
-    seen.length = 0;
-    const config = await client.getBlob(frontRepo, img.configDigest);
-    expect(await readAll(config.body)).toEqual(img.config);
-    expect(seen).toEqual([
-      { where: "registry", authorization: basic },
-      { where: "same", authorization: basic },
-    ]);
-  });
-});
-
-describe.skipIf(skipReason !== undefined)("registry with token auth", () => {
-  let reg: TestRegistry;
-  let repo: RepositoryRef;
-  const img = makeImage(5);
-  beforeAll(async () => {
-    reg = await startRegistry({ auth: "token" });
-    repo = { registry: reg.host, repository: "token/app" };
-    await pushImage(new RegistryClient({ credentials: storeFor(reg) }), repo, img, "v1");
-  });
-  afterAll(async () => reg?.stop());
-
-  test("anonymous pull gets an anonymous token", async () => {
-    const client = new RegistryClient({ credentials: anonymous() });
-    const before = reg.tokenServer?.issued() ?? 0;
-    const m = await client.getManifest(repo, "v1");
-    expect(m.digest).toBe(img.manifestDigest);
-    expect(await readAll((await client.getBlob(repo, img.layerDigest)).body)).toEqual(img.layer);
-    expect(await readAll((await client.getBlob(repo, img.configDigest, { offset: 10 })).body)).toEqual(img.config.subarray(10));
-    // One token for repository:token/app:pull, reused for every request.
-    expect((reg.tokenServer?.issued() ?? 0) - before).toBe(1);
-  });
-
-  test("anonymous push: authentication required", async () => {
-    const client = new RegistryClient({ credentials: anonymous() });
-    const other = { registry: reg.host, repository: "token/anon" };
-    const e = await caught(client.uploadBlob(other, img.configDigest, { size: img.config.length, open: () => new Blob([img.config]) }));
-    expect(e.kind).toBe("Unauthorized");
-    expect(e.message).toBe(`${reg.host}/token/anon@${img.configDigest}: upload: authentication required`);
-  });
-
-  test("wrong password: invalid username or password", async () => {
-    const e = await caught(new RegistryClient({ credentials: storeFor(reg, "wrong") }).getManifest(repo, "v1"));
-    expect(e.kind).toBe("Unauthorized");
-    expect(e.message).toBe(`${reg.host}/token/app:v1: invalid username or password`);
-  });
-
-  test("push with credentials, mount across repositories", async () => {
-    const client = new RegistryClient({ credentials: storeFor(reg) });
-    const dst = { registry: reg.host, repository: "token/copy" };
-    expect(await client.mountBlob(dst, img.layerDigest, repo.repository)).toBe(true);
-    expect(await client.mountBlob(dst, img.configDigest, repo.repository)).toBe(true);
-    expect(await client.putManifest(dst, "v1", img.manifest, MediaType.OciManifest)).toBe(img.manifestDigest);
-    expect((await client.headManifest(dst, "v1"))?.digest).toBe(img.manifestDigest);
-  });
-
-  test("checkLogin", async () => {
-    const client = new RegistryClient({ credentials: anonymous() });
-    await client.checkLogin(reg.host, { username: reg.username ?? "", password: reg.password ?? "" });
-    const e = await caught(client.checkLogin(reg.host, { username: reg.username ?? "", password: "nope" }));
-    expect(e.kind).toBe("Unauthorized");
-    expect(e.message).toBe(`${reg.host}: invalid username or password`);
   });
 });

@@ -11,6 +11,7 @@ import { storePaths, type StorePaths } from "./paths.ts";
 import { SnapshotStore } from "./snapshots/store.ts";
 import { InProcessExecutor, UserNamespaceExecutor, type NamespaceExecutor } from "../runtime/nsexec.ts";
 import { rootlessConfig, type UserNamespaceConfig } from "../runtime/userns.ts";
+import { insideSkiffUnshare } from "../runtime/userns-child.ts";
 
 export interface GlobalOptions {
   root?: string | undefined;
@@ -32,7 +33,7 @@ export class Context {
     const uid = process.getuid?.() ?? 0;
     // Inside `skiff unshare` we are uid 0 of our own user namespace: keep the
     // rootless layout, but do namespace work in-process.
-    this.#insideUserns = process.env._SKIFF_IN_USERNS === "1";
+    this.#insideUserns = insideSkiffUnshare();
     this.paths = storePaths({
       uid,
       env: process.env,

@@ -22,7 +22,7 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 PACKAGES=(
   runc crun uidmap util-linux fuse-overlayfs passt slirp4netns iproute2
-  docker-registry busybox-static skopeo apache2-utils openssl zstd tini
+  docker-registry busybox-static skopeo apache2-utils openssl zstd tini e2fsprogs
   # kube play's pause process; the sd_notify socket stand-in in tests; systemd-analyze verify
   catatonit python3 systemd
   ca-certificates curl git procps psmisc

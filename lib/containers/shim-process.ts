@@ -5,6 +5,7 @@
  * loads the rest of the engine.
  */
 import { rootlessConfig, selfCommand, spawnInUserNamespace, type UserNamespaceConfig } from "../../runtime/userns.ts";
+import { rootlessProcess } from "../../runtime/userns-child.ts";
 import { withoutUnitEnv } from "../systemd/unit-start.ts";
 
 /** The shim's environment: ours, plus runtime settings that keep an idle shim small. */
@@ -26,7 +27,7 @@ export interface ShimHost {
 export function processShimHost(): ShimHost {
   let userns: UserNamespaceConfig | undefined;
   return {
-    rootless: (process.getuid?.() ?? 0) !== 0 || process.env._SKIFF_IN_USERNS === "1",
+    rootless: rootlessProcess(),
     get userns() {
       userns ??= rootlessConfig();
       return userns;

@@ -9,6 +9,11 @@
 import type { Digest } from "../digest.ts";
 import type { BlobResponse } from "../registry/client.ts";
 
+/** Cancels the body of a response that is no longer wanted, whenever (and if) it arrives. */
+export function dropResponse(p: Promise<BlobResponse>): void {
+  void p.then((r) => r.body.cancel()).catch(() => {});
+}
+
 export class BlobPrefetch {
   readonly #pending = new Map<Digest, Promise<BlobResponse>>();
 
@@ -36,7 +41,7 @@ export class BlobPrefetch {
     const p = this.#pending.get(digest);
     if (!p) return;
     this.#pending.delete(digest);
-    void p.then((r) => r.body.cancel()).catch(() => {});
+    dropResponse(p);
   }
 
   /** Cancels every response not taken. */

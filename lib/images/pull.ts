@@ -27,7 +27,7 @@ import { ensureSnapshot, type LayerSource } from "./layers.ts";
 import type { ImageRecord } from "./store.ts";
 import { registryClient } from "./registry.ts";
 import { concurrencyLimit } from "../pool.ts";
-import { BlobPrefetch } from "./prefetch.ts";
+import { BlobPrefetch, dropResponse } from "./prefetch.ts";
 import { trace } from "../trace.ts";
 
 export type LayerStatus = "waiting" | "exists" | "downloading" | "extracting" | "verifying" | "done";
@@ -213,11 +213,11 @@ async function fetchConfig(
     // Asked for before the writer's lock is taken: the request is the slow part.
     const pending = client.getBlob(repo, d);
     pending.catch(() => {}); // awaited below, or dropped
-    const writer = await ctx.content.openWriter({ digest: d, size: desc.size }).catch(async (e: unknown) => {
-      void pending.then((b) => b.body.cancel()).catch(() => {});
+    const writer = await ctx.content.openWriter({ digest: d, size: desc.size }).catch((e: unknown) => {
+      dropResponse(pending);
       throw e;
     });
-    if (writer.complete) void pending.then((b) => b.body.cancel()).catch(() => {});
+    if (writer.complete) dropResponse(pending);
     else {
       try {
         const blob = await pending;

@@ -5,8 +5,7 @@
  */
 import type { Context } from "../context.ts";
 import { selfCommand, spawnInUserNamespace } from "../../runtime/userns.ts";
-
-export const IN_USERNS_ENV = "_SKIFF_IN_USERNS";
+import { IN_USERNS_ENV } from "../../runtime/userns-child.ts";
 
 export async function runUnshared(ctx: Context, argv: string[]): Promise<number> {
   const env: Record<string, string | undefined> = {

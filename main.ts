@@ -5,15 +5,17 @@
  * even loaded, so they start fast and stay small.
  */
 import { WAIT_ENV } from "./runtime/userns-child.ts";
+import { findVerb } from "./lib/cli/verb.ts";
+import { writeStdout } from "./lib/cli/stdio.ts";
 
 async function printVersion(): Promise<number> {
   const { VERSION } = await import("./lib/version.ts");
-  process.stdout.write(`${VERSION}\n`);
+  writeStdout(`${VERSION}\n`);
   return 0;
 }
 
 async function main(argv: string[]): Promise<number> {
-  if (process.env.SKIFF_TRACE === "1") process.stderr.write(`[trace ${performance.now().toFixed(1)} ms] main\n`);
+  if (process.env.SKIFF_TRACE === "1") (await import("./lib/trace.ts")).trace(`main ${argv[2]}`);
   if (process.env[WAIT_ENV]) {
     // Started by spawnInUserNamespace in a fresh user namespace.
     delete process.env[WAIT_ENV];
@@ -29,6 +31,7 @@ async function main(argv: string[]): Promise<number> {
     return generatorMain(argv.slice(2), { user, skiff: skiffForUnits() });
   }
   if (role === "__shim") {
+    if (process.env.SKIFF_TRACE === "1") (await import("./lib/trace.ts")).trace("shim: importing");
     const { shimMain } = await import("./shim/main.ts");
     return shimMain(argv.slice(3));
   }
@@ -48,9 +51,14 @@ async function main(argv: string[]): Promise<number> {
     const plain = plainVersionArgs(argv.slice(3));
     const text = plain && (await renderVersion(plain.format).catch(() => undefined)); // a bad template: the CLI reports it
     if (text !== undefined) {
-      process.stdout.write(text);
+      writeStdout(text);
       return 0;
     }
+  }
+  if (role !== undefined && findVerb(argv.slice(2)) === "run" && !argv.includes("--help")) {
+    // The shim's user namespace and start-up then overlap loading the CLI and the engine (the run action takes it).
+    const { EarlyShim, processShimHost } = await import("./lib/containers/shim-process.ts");
+    EarlyShim.prestart(processShimHost());
   }
   const { runCli } = await import("./lib/cli/main.ts");
   return runCli(argv);

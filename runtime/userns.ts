@@ -1,14 +1,20 @@
 /**
  * Entering a user namespace from a multi-threaded runtime. unshare(2) with
  * CLONE_NEWUSER is refused to threaded processes, so skiff spawns
- * `unshare --user [--mount] sh -c 'read <&3; exec skiff ...'`: the shell
- * waits until this (parent) process has written the uid/gid maps with the
- * setuid helpers newuidmap/newgidmap, then execs skiff. The exec must come
- * after the maps: execve recomputes capabilities from the euid, and before the
- * maps are written the euid is unmapped, so a process exec'd then would run
- * without any capability in its own namespace.
+ * `unshare --user [--mount] sh -c '...' skiff ...`: the shell waits until the
+ * uid/gid maps are written with the setuid helpers newuidmap/newgidmap, then
+ * execs skiff. The exec must come after the maps: execve recomputes
+ * capabilities from the euid, and before the maps are written the euid is
+ * unmapped, so a process exec'd then would run without any capability in
+ * its own namespace.
+ *
+ * The maps are written by a second small shell (the mapper), spawned beside
+ * the first and talking to it over a socket pair, not by this process: its
+ * event loop is busy loading the engine while a shim starts, and a hand-off
+ * that needed turns of it took 10-15 ms where the shells take about 3.
  */
-import { accessSync, closeSync, constants, existsSync, readFileSync, readlinkSync } from "node:fs";
+import { accessSync, closeSync, constants, existsSync, readFileSync } from "node:fs";
+import { socketPair } from "../lib/sys/libc.ts";
 import { currentUserName } from "../lib/sys/user.ts";
 import { SkiffError } from "../lib/errors.ts";
 import { buildIdMap, idMapArgs, maxMappedId, noRangeError, readSubIds, type IdMapping } from "./subid.ts";
@@ -17,8 +23,28 @@ import { WAIT_ENV } from "./userns-child.ts";
 /** Set in the environment of a child started in a fresh user namespace (see userns-child.ts). */
 export { WAIT_ENV };
 
-/** Holds the child until fd 3 is written or closed, then runs the real command with fd 3 closed. */
-const TRAMPOLINE = 'read -r _ <&3; exec 3<&- "$@"';
+const NO_USERNS_HINT =
+  "skiff: cannot create a user namespace: unprivileged user namespaces may be disabled (sysctl kernel.unprivileged_userns_clone or user.max_user_namespaces)";
+const MAPS_HINT = "skiff: writing the user namespace's id maps failed: check /etc/subuid and /etc/subgid";
+
+/**
+ * The command's shell, run by unshare in the new namespace: says so on fd 3
+ * (its end of the socket pair), waits for the mapper's answer there (EOF: the
+ * maps could not be written), then runs the command.
+ */
+const INNER = 'echo >&3; read -r _ <&3 || exit 125; exec 3<&- "$@"';
+
+/**
+ * The mapper, with its end of the socket on fd 3. Arguments: newuidmap,
+ * newgidmap, the command's pid, the uid map, the gid map. Both helpers run
+ * at once.
+ */
+const MAPPER = [
+  `read -r _ <&3 || { echo "${NO_USERNS_HINT}" >&2; exit 1; }`,
+  '"$1" "$3" $4 & u=$!',
+  '"$2" "$3" $5; g=$?',
+  `if wait $u && [ $g = 0 ]; then echo >&3; else echo "${MAPS_HINT}" >&2; exit 1; fi`,
+].join("\n");
 
 export interface UserNamespaceConfig {
   user: string;
@@ -83,14 +109,6 @@ export function selfCommand(): string[] {
   return [process.execPath, main];
 }
 
-function readNs(pid: number | "self"): string | undefined {
-  try {
-    return readlinkSync(`/proc/${pid}/ns/user`);
-  } catch {
-    return undefined;
-  }
-}
-
 export interface NamespaceSpawnOptions {
   /** Also a new mount namespace with private propagation. */
   mount?: boolean;
@@ -108,8 +126,10 @@ export interface NamespaceSpawnOptions {
 }
 
 /**
- * Spawns `argv` (which must be skiff itself, so it honours WAIT_ENV) in a new
- * user namespace with the rootless id maps written.
+ * Spawns `argv` in a new user namespace whose id maps are written before it
+ * runs. Returns at once; the command waits for its maps by itself. When they
+ * cannot be written it exits 125 (or 1 when no user namespace can be made),
+ * the reason on the stderr given for it.
  */
 export async function spawnInUserNamespace(
   argv: string[],
@@ -125,67 +145,31 @@ export async function spawnInUserNamespace(
   }
   const nsArgs = ["--user", ...(opts.mount ? ["--mount", "--propagation", "private"] : []), ...(opts.net ? ["--net"] : [])];
   const env = { ...(opts.env ?? process.env), [WAIT_ENV]: "1" };
-  const child = Bun.spawn([unshare, ...nsArgs, "--", "/bin/sh", "-c", TRAMPOLINE, "sh", ...argv], {
-    env,
-    ...(opts.cwd ? { cwd: opts.cwd } : {}),
-    stdio: [opts.stdin ?? "ignore", opts.stdout ?? "inherit", opts.stderr ?? "inherit", "pipe", ...(opts.extraFds ?? [])],
-    ...(opts.detached ? { detached: true } : {}),
-  });
-  const gate = child.stdio[3];
+  const [ours, theirs] = socketPair();
   try {
-    await writeIdMaps(child, cfg, { newuidmap, newgidmap });
-  } catch (e) {
-    child.kill("SIGKILL");
-    throw e;
+    const child = Bun.spawn([unshare, ...nsArgs, "--", "/bin/sh", "-c", INNER, "sh", ...argv], {
+      env,
+      ...(opts.cwd ? { cwd: opts.cwd } : {}),
+      stdio: [opts.stdin ?? "ignore", opts.stdout ?? "inherit", opts.stderr ?? "inherit", ours, ...(opts.extraFds ?? [])],
+      ...(opts.detached ? { detached: true } : {}),
+    });
+    // Its complaints go where the command's would (a pipe of ours would need reading: our stderr then).
+    const mapperErr = typeof opts.stderr === "number" || opts.stderr === "ignore" ? opts.stderr : "inherit";
+    const mapper = Bun.spawn(["/bin/sh", "-c", MAPPER, "sh", newuidmap, newgidmap, String(child.pid), idMapArgs(cfg.uidMap).join(" "), idMapArgs(cfg.gidMap).join(" ")], {
+      stdio: ["ignore", "ignore", mapperErr, theirs],
+    });
+    mapper.unref();
+    return child as Bun.Subprocess<"pipe" | "inherit" | "ignore", "pipe" | "inherit" | "ignore", "pipe" | "inherit" | "ignore">;
   } finally {
-    // Releases the trampoline (on failure the child is already killed).
-    if (typeof gate === "number") closeSync(gate);
+    // Only the two shells may hold the socket: an end left open here would keep a waiting side from seeing EOF.
+    closeSync(ours);
+    closeSync(theirs);
   }
-  return child as Bun.Subprocess<"pipe" | "inherit" | "ignore", "pipe" | "inherit" | "ignore", "pipe" | "inherit" | "ignore">;
-}
-
-async function writeIdMaps(
-  child: Bun.Subprocess,
-  cfg: UserNamespaceConfig,
-  helpers: { newuidmap: string; newgidmap: string },
-): Promise<void> {
-  const own = readNs("self");
-  const deadline = Date.now() + 5000;
-  // Wait until unshare(2) has happened in the child: its user namespace
-  // differs from ours. Writing maps earlier would target our namespace.
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new SkiffError(
-        "FailedPrecondition",
-        "cannot create a user namespace: unprivileged user namespaces may be disabled (sysctl kernel.unprivileged_userns_clone or user.max_user_namespaces)",
-      );
-    }
-    const ns = readNs(child.pid);
-    if (ns !== undefined && ns !== own) break;
-    if (Date.now() > deadline) throw new SkiffError("Unavailable", "timed out waiting for the user namespace helper");
-    await Bun.sleep(1);
-  }
-  const pid = String(child.pid);
-  const [u, g] = await Promise.all([
-    run([helpers.newuidmap, pid, ...idMapArgs(cfg.uidMap)]),
-    run([helpers.newgidmap, pid, ...idMapArgs(cfg.gidMap)]),
-  ]);
-  for (const r of [u, g]) {
-    if (r.code !== 0) {
-      throw new SkiffError("FailedPrecondition", `${r.argv0} failed: ${r.stderr.trim() || `exit ${r.code}`}: check /etc/subuid and /etc/subgid`);
-    }
-  }
-}
-
-async function run(argv: string[]): Promise<{ argv0: string; code: number; stderr: string }> {
-  const p = Bun.spawn(argv, { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
-  const [code, stderr] = await Promise.all([p.exited, new Response(p.stderr).text()]);
-  return { argv0: argv[0]?.split("/").pop() ?? "", code, stderr };
 }
 
 /**
- * Child side: the trampoline only lets us run once the maps are written, or
- * when the parent died trying; in that case stop here.
+ * Child side: the shell before us execs only once the maps are written; this
+ * checks it, for a command started some other way with WAIT_ENV set.
  */
 export function checkIdMaps(): void {
   let text = "";

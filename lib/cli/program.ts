@@ -11,23 +11,12 @@ import { volumeVerbs } from "./commands/volumes.ts";
 import { systemdVerbs } from "./commands/systemd.ts";
 import { kubeVerbs } from "./commands/kube.ts";
 import { VERSION } from "../version.ts";
+import { findVerb } from "./verb.ts";
 
 /** Every top-level verb, in help order. */
 const VERBS: Record<string, (program: Command) => void> = { ...containerVerbs, ...imageVerbs, ...networkVerbs, ...volumeVerbs, ...systemdVerbs, ...kubeVerbs, ...systemVerbs };
 
-/** Global options that take a value, to find the verb in argv. */
-const VALUED_GLOBALS = new Set(["--root", "--runroot", "--log-level"]);
-
-/** The first positional word of argv (after node/binary), skipping global options. */
-export function findVerb(args: string[]): string | undefined {
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i] as string;
-    if (a === "--") return args[i + 1];
-    if (!a.startsWith("-")) return a;
-    if (VALUED_GLOBALS.has(a)) i += 1;
-  }
-  return undefined;
-}
+export { findVerb };
 
 /**
  * Builds the program. With `argv`, only the verb being run is registered:

@@ -65,7 +65,9 @@ export function launchShim(
  * A shim started before its container is created. Making the user namespace
  * and starting a process take about 20 ms, which then overlap with creating
  * the container and writing its bundle. It waits for the path of its
- * shim.json on stdin; closing stdin without one makes it exit.
+ * shim.json on stdin; closing stdin without one makes it exit. If it died
+ * before that (say its id maps could not be written), the container gets a
+ * shim started the ordinary way, which reports why in shim.log.
  */
 export class EarlyShim {
   readonly #rootless: boolean;
@@ -84,17 +86,24 @@ export class EarlyShim {
    * the rest of the CLI then overlaps the namespace set-up.
    */
   static start(host: ShimHost): EarlyShim | undefined {
+    const pending = EarlyShim.#pending;
+    if (pending) {
+      EarlyShim.#pending = undefined;
+      return pending;
+    }
     if (process.env.LISTEN_FDS || process.env.NOTIFY_SOCKET) return undefined;
     return new EarlyShim(host);
   }
 
+  static #pending: EarlyShim | undefined;
+
   /**
-   * Resolves once the shim process runs: setting up its user namespace takes
-   * turns of our event loop, which creating the container would hold up; the
-   * shim's own start-up then overlaps the creation.
+   * Starts one as soon as main sees a `run`, before the CLI is even loaded;
+   * the next `start` hands it over. Unclaimed (a bad flag, --help), it ends
+   * with this process: its stdin closes.
    */
-  async ready(): Promise<void> {
-    await this.#child.catch(() => {});
+  static prestart(host: ShimHost): void {
+    EarlyShim.#pending ??= EarlyShim.start(host);
   }
 
   /** The shim, for a container of this kind; undefined when it does not fit (or failed). */
@@ -102,7 +111,8 @@ export class EarlyShim {
     if (this.#claimed || rootless !== this.#rootless) return undefined;
     this.#claimed = true;
     try {
-      return await this.#child;
+      const child = await this.#child;
+      return child.exitCode === null && child.signalCode === null ? child : undefined;
     } catch {
       return undefined;
     }

@@ -158,6 +158,21 @@ function shimLogTail(dir: string): string {
   }
 }
 
+/** How a process started in a user namespace ends when the namespace could not be set up (see runtime/userns.ts). */
+const NEVER_STARTED = 125;
+
+/** Gives an early shim its shim.json; false when it is already gone. */
+async function handOver(child: ShimProcess, cfgPath: string): Promise<boolean> {
+  try {
+    const stdin = child.stdin as Bun.FileSink;
+    stdin.write(`${cfgPath}\n`);
+    await stdin.end();
+    return true;
+  } catch {
+    return false; // EPIPE: it exited
+  }
+}
+
 async function spawnShim(
   ctx: Context,
   record: ContainerRecord,
@@ -171,16 +186,15 @@ async function spawnShim(
   opts.early?.release();
   const logFd = openSync(join(dir, "shim.log"), "a", 0o600);
   try {
-    let child: ShimProcess;
-    if (early) {
-      child = early;
-      const stdin = child.stdin as Bun.FileSink;
-      stdin.write(`${cfgPath}\n`);
-      await stdin.end();
-    } else {
+    let child = early && (await handOver(early, cfgPath)) ? early : undefined;
+    let line = child && (await readSyncLine(child.stdout as ReadableStream<Uint8Array>, 120_000));
+    if (!line && child) await Promise.race([child.exited, Bun.sleep(1000)]); // its stdout closed: it is on its way out
+    // An early shim that never got going (its stderr goes nowhere) gives way to one that can say why.
+    if (!line && (!child || child.exitCode === NEVER_STARTED)) {
       child = await launchShim(ctx, record.rootless, cfgPath, { stdin: "ignore", stderr: logFd, extraFds, joinUserns: opts.joinUserns });
+      line = await readSyncLine(child.stdout as ReadableStream<Uint8Array>, 120_000);
     }
-    const line = await readSyncLine(child.stdout as ReadableStream<Uint8Array>, 120_000);
+    if (!child) throw new SkiffError("Internal", `container ${record.name}: no shim`);
     child.unref();
     if (!line) {
       child.kill("SIGKILL");

@@ -23,6 +23,7 @@ const SYMBOLS = {
   waitpid: { args: [FFIType.i32, FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
   dup2: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   ioctl: { args: [FFIType.i32, FFIType.u64, FFIType.ptr], returns: FFIType.i32 },
+  socketpair: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
 } as const;
 
 type Symbols = ReturnType<typeof dlopen<typeof SYMBOLS>>["symbols"];
@@ -222,6 +223,21 @@ export function reapChild(pid: number): number | undefined {
 /** dup2(2): used by the shim to point its stdio at /dev/null once the sync line is sent. */
 export function dup2(oldfd: number, newfd: number): void {
   if (libc().dup2(oldfd, newfd) < 0) throw new ErrnoError("dup2", errno());
+}
+
+const AF_UNIX = 1;
+const SOCK_STREAM = 1;
+const SOCK_CLOEXEC = 0o2000000;
+
+/**
+ * A connected pair of unix stream sockets, close-on-exec (a child gets one
+ * only where it is placed in its stdio). Unlike a pipe, each end reads and
+ * writes: one pair carries a message each way between two processes.
+ */
+export function socketPair(): [number, number] {
+  const fds = new Int32Array(2);
+  if (libc().socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ptr(fds)) !== 0) throw new ErrnoError("socketpair", errno());
+  return [fds[0] ?? -1, fds[1] ?? -1];
 }
 
 export function umask(mask: number): number {

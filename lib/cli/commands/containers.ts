@@ -2,6 +2,7 @@
 import { Command, Option } from "commander";
 import { collect, contextFor } from "../program.ts";
 import { addResourceFlags } from "../resource-flags.ts";
+import { trace } from "../../trace.ts";
 import { addStats, addUpdate } from "./resources.ts";
 
 function bool(v: string | undefined): boolean {
@@ -86,8 +87,11 @@ function addRun(parent: Command): void {
   ).action(async (image: string, command: string[], opts: Record<string, unknown>, cmd: Command) => {
     // The shim's namespaces and start-up overlap loading the engine and building the context.
     const { EarlyShim, processShimHost } = await import("../../containers/shim-process.ts");
+    trace("run: shim module");
     const early = EarlyShim.start(processShimHost());
+    trace("run: early started");
     const ctx = await contextFor(cmd);
+    trace("run: context");
     await (await actions()).runCommand(ctx, image, command, opts, early);
   });
 }

@@ -8,25 +8,24 @@
  * --rm, removes it. It outlives the CLI that started it.
  */
 import { trace, traceMemory } from "../lib/trace.ts";
-import { existsSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { existsSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { deleteArgs, startFailureCode } from "../runtime/oci.ts";
 import { dup2, setChildSubreaper } from "../lib/sys/libc.ts";
 import type { ShimConfig } from "./config.ts";
 import { Conn } from "./conn.ts";
 import { Container } from "./container.ts";
-import { runExec } from "./exec.ts";
 import type { ShimRequest, SyncLine } from "./protocol.ts";
 import { connectNetwork, prepareNetns, type NetworkHandle } from "./network.ts";
-import { confirmLease, releaseLease } from "../lib/network/members.ts";
 import { processStartTime } from "../lib/sys/proc.ts";
 import { mountRootfs, unmountRootfs, unmountUnder } from "./rootfs.ts";
 import { patchState } from "./state.ts";
 import { StartError } from "./errors.ts";
 import { pauseOrResume, watchOom } from "./pause.ts";
 import { UnitNotifier } from "./notify.ts";
-import { HealthChecker } from "./health.ts";
+import type { HealthChecker } from "./health.ts";
 import { restartDelayMs, shouldRestart } from "../lib/containers/health.ts";
+import { containerTrashName } from "../lib/containers/trash.ts";
 
 function sync(line: SyncLine): void {
   try {
@@ -74,7 +73,9 @@ function awaitConfigPath(): string | undefined {
 }
 
 export async function shimMain(argv: string[]): Promise<number> {
+  trace("shim: loaded");
   const cfgPath = argv[0] === "-" ? awaitConfigPath() : argv[0];
+  trace("shim: got config");
   if (!cfgPath) {
     if (argv[0] === "-") return 0;
     process.stderr.write("usage: skiff __shim SHIM_JSON|-\n");
@@ -96,12 +97,16 @@ export async function shimMain(argv: string[]): Promise<number> {
     // the runtime creates the container; its process starts only after.
     const networked = connectNetwork(cfg.network, cfg.hostsFile, cfg.attachments).then(async (n) => {
       net = n;
-      for (const a of cfg.attachments) await confirmLease(a, cfg.id, { pid: process.pid, start: processStartTime(process.pid) ?? 0 });
+      if (cfg.attachments.length > 0) {
+        // User networks only: the lease store (and the schema library it validates with) stays unloaded otherwise.
+        const { confirmLease } = await import("../lib/network/members.ts");
+        for (const a of cfg.attachments) await confirmLease(a, cfg.id, { pid: process.pid, start: processStartTime(process.pid) ?? 0 });
+      }
       if (n.address || cfg.ports.length > 0) patchState(cfg.containerDir, { ipAddress: n.address ?? "", ports: cfg.ports });
     });
     networked.catch(() => {});
     // A shim killed earlier leaves the runtime's state of this id behind, and runc would refuse the id.
-    if (existsSync(join(cfg.runtime.root, cfg.id))) await quiet(deleteArgs(cfg.runtime, cfg.id, { force: true }));
+    if (existsSync(join(cfg.runtime.root, cfg.id))) await deleteRuntimeState(cfg);
     await mountRootfs(cfg);
     traceMemory("shim: mounted");
     // Without a helper to wait for, one `runtime run --detach` beats create + start (a process less).
@@ -116,14 +121,14 @@ export async function shimMain(argv: string[]): Promise<number> {
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     const exitCode = e instanceof StartError ? e.exitCode : startFailureCode(message);
-    await quiet(deleteArgs(cfg.runtime, cfg.id, { force: true }));
+    await deleteRuntimeState(cfg);
     await unmountRootfs(cfg);
     await net.stop();
     await releaseLeases(cfg);
     patchState(cfg.containerDir, { status: "created", exitCode, error: message, pid: 0, shimPid: 0, ipAddress: "", ports: [] });
     // Removed before the verdict: when `run --rm` returns, the container is gone (as Docker).
     if (cfg.autoRemove) {
-      await removeContainer(cfg).catch(() => {
+      await removeContainer(cfg, readRecordText(cfg)).catch(() => {
         // `skiff rm` can finish what is left; the verdict must go out
       });
     }
@@ -167,7 +172,7 @@ export async function shimMain(argv: string[]): Promise<number> {
   }, 50).unref();
   setTimeout(() => traceMemory("shim: idle"), 2000).unref();
 
-  const health = cfg.healthcheck ? new HealthChecker(ctr, cfg, cfg.healthcheck) : undefined;
+  const health = cfg.healthcheck ? new (await import("./health.ts")).HealthChecker(ctr, cfg, cfg.healthcheck) : undefined;
   healthChecker = health;
   health?.begin();
   let exitCode = await ctr.exited;
@@ -188,7 +193,7 @@ export async function shimMain(argv: string[]): Promise<number> {
     restarts += 1;
     patchState(cfg.containerDir, { status: "restarting", exitCode, oomKilled: oomKilled(), finishedAt: new Date().toISOString(), pid: 0, restartCount: restarts });
     ctr.notifyExit(exitCode, { keepOpen: false });
-    await quiet(deleteArgs(cfg.runtime, cfg.id, { force: true }));
+    await deleteRuntimeState(cfg);
     const deadline = Date.now() + delay;
     while (Date.now() < deadline && !ctr.stopRequested) await Bun.sleep(Math.min(50, deadline - Date.now()));
     if (ctr.stopRequested || readStoppedByUser(cfg.containerDir)) break;
@@ -205,23 +210,7 @@ export async function shimMain(argv: string[]): Promise<number> {
   patchState(cfg.containerDir, { status: "exited", exitCode, oomKilled: oomKilled(), finishedAt: new Date().toISOString(), pid: 0, ipAddress: "", ports: [] });
   await net.stop();
   await releaseLeases(cfg);
-  // The runtime's delete (its state dir, cgroup) and our unmount touch
-  // different things; so does removing our files, once unmounted.
-  const runtimeDeleted = quiet(deleteArgs(cfg.runtime, cfg.id, { force: true })).catch(() => {});
-  await unmountRootfs(cfg);
-  trace("shim: unmounted");
-  ctr.closeLog();
-  if (cfg.waitForAttach) await ctr.firstAttach(10_000);
-  if (cfg.autoRemove) {
-    ctr.notifyExit(exitCode, { keepOpen: true });
-    await removeContainer(cfg);
-    await runtimeDeleted;
-    trace("shim: removed");
-    ctr.closeClients();
-  } else {
-    await runtimeDeleted;
-    ctr.notifyExit(exitCode, { keepOpen: false });
-  }
+  await finish(ctr, cfg, exitCode);
   // Give clients a moment to read the last frames.
   await ctr.clientsGone(2000);
   server.stop(true);
@@ -229,6 +218,50 @@ export async function shimMain(argv: string[]): Promise<number> {
 }
 
 let healthChecker: HealthChecker | undefined;
+
+/** The runtime's state of this id (its state dir; a cgroup as root): gone, or never there. */
+function deleteRuntimeState(cfg: ShimConfig): Promise<void> {
+  return quiet(deleteArgs(cfg.runtime, cfg.id, { force: true })).catch(() => {});
+}
+
+/** After the container's last exit (recorded): tells the clients, tidies up, and removes an --rm container. */
+async function finish(ctr: Container, cfg: ShimConfig, exitCode: number): Promise<void> {
+  const recordText = cfg.autoRemove ? readRecordText(cfg) : undefined;
+  if (cfg.autoRemove && !(recordText && hasVolumeMounts(recordText))) {
+    // Out of sight first (see retire): `run --rm` returns before the files
+    // and the runtime's state are deleted.
+    ctr.closeLog();
+    if (cfg.waitForAttach) await ctr.firstAttach(10_000);
+    ctr.notifyExit(exitCode, { keepOpen: true });
+    const trash = retire(cfg);
+    trace("shim: retired");
+    ctr.closeClients();
+    const runtimeDeleted = deleteRuntimeState(cfg);
+    await unmountRootfs(cfg);
+    removeLeftovers(cfg, trash);
+    await runtimeDeleted;
+    trace("shim: removed");
+    return;
+  }
+  // The runtime's delete (its state dir, cgroup) and our unmount touch
+  // different things; so does removing our files, once unmounted.
+  const runtimeDeleted = deleteRuntimeState(cfg);
+  await unmountRootfs(cfg);
+  trace("shim: unmounted");
+  ctr.closeLog();
+  if (cfg.waitForAttach) await ctr.firstAttach(10_000);
+  if (cfg.autoRemove) {
+    // Anonymous volumes to remove: all of it before the client goes, as Docker.
+    ctr.notifyExit(exitCode, { keepOpen: true });
+    await removeContainer(cfg, recordText);
+    await runtimeDeleted;
+    trace("shim: removed");
+    ctr.closeClients();
+  } else {
+    await runtimeDeleted;
+    ctr.notifyExit(exitCode, { keepOpen: false });
+  }
+}
 
 function readStoppedByUser(containerDir: string): boolean {
   try {
@@ -239,6 +272,8 @@ function readStoppedByUser(containerDir: string): boolean {
 }
 
 async function releaseLeases(cfg: ShimConfig): Promise<void> {
+  if (cfg.attachments.length === 0) return;
+  const { releaseLease } = await import("../lib/network/members.ts");
   for (const a of cfg.attachments) {
     try {
       await releaseLease(a, cfg.id);
@@ -248,15 +283,16 @@ async function releaseLeases(cfg: ShimConfig): Promise<void> {
   }
 }
 
-async function removeContainer(cfg: ShimConfig): Promise<void> {
-  // The record matters only for its anonymous volumes; without volume
-  // mounts, neither it nor the modules that validate it are loaded.
-  let recordText: string | undefined;
+/** The container's record as text: it matters only for anonymous volumes, so neither it nor the modules that validate it are loaded otherwise. */
+function readRecordText(cfg: ShimConfig): string | undefined {
   try {
-    recordText = readFileSync(join(cfg.containerDir, "config.json"), "utf8");
+    return readFileSync(join(cfg.containerDir, "config.json"), "utf8");
   } catch {
-    recordText = undefined;
+    return undefined;
   }
+}
+
+async function removeContainer(cfg: ShimConfig, recordText: string | undefined): Promise<void> {
   patchState(cfg.containerDir, { status: "removing" });
   try {
     rmSync(cfg.containerDir, { recursive: true, force: true });
@@ -264,10 +300,44 @@ async function removeContainer(cfg: ShimConfig): Promise<void> {
     // `skiff rm` can finish what is left
   }
   releaseNames(cfg);
+  removeRunDir(cfg);
+  if (recordText && hasVolumeMounts(recordText)) await removeAnonymousVolumes(cfg, recordText).catch(() => {});
+}
+
+/**
+ * Takes a removed container out of sight at once: its directory is renamed
+ * to a trash name that no command lists (containerTrashName) and its names are
+ * released. Deleting the files (the upper layer can be large) and the
+ * runtime's state can then follow while `run --rm` has already returned, as
+ * its container is gone for every command. Returns the trash path, or
+ * undefined when the rename failed and the directory was deleted in place.
+ */
+function retire(cfg: ShimConfig): string | undefined {
+  const trash = join(dirname(cfg.containerDir), containerTrashName(cfg.id));
+  let moved: string | undefined = trash;
+  try {
+    renameSync(cfg.containerDir, trash);
+  } catch {
+    moved = undefined;
+    rmSync(cfg.containerDir, { recursive: true, force: true });
+  }
+  releaseNames(cfg);
+  return moved;
+}
+
+function removeLeftovers(cfg: ShimConfig, trash: string | undefined): void {
+  try {
+    if (trash) rmSync(trash, { recursive: true, force: true });
+  } catch {
+    // `container prune` removes a trash directory whose shim is gone
+  }
+  removeRunDir(cfg);
+}
+
+function removeRunDir(cfg: ShimConfig): void {
   // The network namespace file is still a mount point here.
   unmountUnder(cfg.runDir);
   rmSync(cfg.runDir, { recursive: true, force: true });
-  if (recordText && hasVolumeMounts(recordText)) await removeAnonymousVolumes(cfg, recordText).catch(() => {});
 }
 
 function hasVolumeMounts(recordText: string): boolean {
@@ -325,11 +395,13 @@ function handle(ctr: Container, cfg: ShimConfig, conn: Conn, req: ShimRequest): 
       conn.end();
       return;
     case "attach":
+      trace("shim: attach req");
       conn.reply({ ok: true, status: ctr.status });
       ctr.attach(conn, req);
       return;
     case "exec":
-      void runExec(ctr, cfg, conn, req);
+      // Loaded on the first exec: most shims never run one.
+      void import("./exec.ts").then(({ runExec }) => runExec(ctr, cfg, conn, req));
       return;
     case "healthcheck": {
       if (!healthChecker) {

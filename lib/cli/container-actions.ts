@@ -77,8 +77,6 @@ export async function runCommand(ctx: Context, image: string, command: string[],
   trace("run: action");
   // Foreground without a terminal: signals are passed on from the first moment (a unit may be stopped while we pull).
   const proxy = !flags.detach && !flags.tty && flags.sigProxy !== false ? new SignalProxy() : undefined;
-  // Comes up while the container is created (a pull makes it wait longer).
-  await early?.ready();
   try {
     const record = await create(ctx, image, command, flags);
     const o = record.options;
@@ -104,6 +102,8 @@ export async function runCommand(ctx: Context, image: string, command: string[],
     try {
       await startContainer(ctx, record, { attach: true, ...(size ?? {}), ...unit, early });
     } catch (e) {
+      // A shim that failed removes an --rm container itself; one that never ran cannot.
+      if (o.autoRemove) await removeContainer(ctx, record, { force: true }).catch(() => {});
       failStart(e);
     }
     if (flags.pidfile) writePidFile(ctx, record, flags.pidfile);
@@ -151,6 +151,7 @@ async function attachAndWait(ctx: Context, record: ContainerRecord, opts: Attach
       { op: "attach", stdin: opts.stdin, stdout: true, stderr: true, replay: opts.replay },
       { onStdout: writeStdout, onStderr: writeStderr },
     );
+    trace("attach: session");
     result = await runSession(session, {
       tty: record.options.tty,
       stdin: opts.stdin,
@@ -169,6 +170,7 @@ async function attachAndWait(ctx: Context, record: ContainerRecord, opts: Attach
     return 0;
   }
   // With --rm the shim closes the connection once the container is removed.
+  trace("attach: exit");
   if (record.options.autoRemove) await Promise.race([session.closed, Bun.sleep(5000)]);
   if (result.exitCode === undefined) {
     // The shim went away without telling: read what it recorded.

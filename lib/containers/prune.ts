@@ -5,7 +5,7 @@
  * unreadable. An incomplete record younger than a minute may be a create
  * still under way, so it is left alone.
  */
-import { lstatSync, readdirSync, readlinkSync, rmSync, type Stats } from "node:fs";
+import { lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, type Stats } from "node:fs";
 import { join } from "node:path";
 import type { Context } from "../context.ts";
 import { SkiffError } from "../errors.ts";
@@ -14,6 +14,7 @@ import { parseLogTime } from "./logs.ts";
 import { currentState, removeContainer } from "./ops.ts";
 import type { ContainerRecord } from "./record.ts";
 import { containerLock } from "./start.ts";
+import { sameProcess } from "../sys/proc.ts";
 
 /** How long a create may take between writing its record and finishing it. */
 export const INCOMPLETE_GRACE_MS = 60_000;
@@ -155,10 +156,33 @@ async function removeBroken(ctx: Context, id: string): Promise<number> {
   }
 }
 
-/** Removes stopped containers (and leftovers of crashed creates) matching the filters. */
+/** Deletes the trash of removed containers whose shim died before deleting it (trash.ts); a live shim is still at it. */
+async function removeAbandonedTrash(ctx: Context): Promise<number> {
+  let reclaimed = 0;
+  for (const dir of ctx.containers.trashDirs()) {
+    let owner: { shimPid?: number; shimStart?: number } = {};
+    try {
+      owner = JSON.parse(readFileSync(join(dir, "state.json"), "utf8")) as typeof owner;
+    } catch {
+      // gone already, or unreadable: nobody to wait for
+    }
+    if (owner.shimPid && sameProcess(owner.shimPid, owner.shimStart ?? 0)) continue;
+    const size = treeSize(join(dir, "upper"));
+    try {
+      await ctx.executor.remove([dir]);
+      reclaimed += size;
+    } catch {
+      // removed meanwhile
+    }
+  }
+  return reclaimed;
+}
+
+/** Removes stopped containers (and leftovers of crashed creates and removals) matching the filters. */
 export async function pruneContainers(ctx: Context, filters: PruneFilters = { labels: [], notLabels: [] }, opts: { now?: number } = {}): Promise<PruneReport> {
   const now = opts.now ?? Date.now();
   const report: PruneReport = { deleted: [], reclaimed: 0 };
+  if (filters.labels.length === 0 && filters.notLabels.length === 0) report.reclaimed += await removeAbandonedTrash(ctx);
   const found = scan(ctx).sort((a, b) => createdOf(a) - createdOf(b));
   for (const f of found) {
     if (f.kind === "broken") {

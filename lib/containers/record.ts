@@ -5,7 +5,7 @@
  * containers/.names/<name> → <id>: symlink(2) fails if the name exists, so
  * two concurrent creates can never get the same name, without a global lock.
  */
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomHex } from "../random.ts";
 import { existsSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
@@ -16,6 +16,7 @@ import { tryLock } from "../lock.ts";
 import { ContainerConfigSchema } from "../images/manifest.ts";
 import { createOptionsSchema } from "./options.ts";
 import { RecordCache } from "./record-cache.ts";
+import { isContainerTrash } from "./trash.ts";
 import { readState, stateFile, stateSchema, type ContainerState } from "./state.ts";
 import { appliedResourcesSchema } from "./resources.ts";
 
@@ -61,7 +62,7 @@ export function validateName(name: string): void {
 }
 
 export function newContainerId(): string {
-  return randomBytes(32).toString("hex");
+  return randomHex(32);
 }
 
 const ADJECTIVES = [
@@ -194,9 +195,10 @@ export class ContainerStore {
     }
   }
 
-  write(record: ContainerRecord): void {
+  /** `durable: false` skips fsync: for a record still marked incomplete, which a crash may lose (prune tidies the directory). */
+  write(record: ContainerRecord, opts: { durable?: boolean } = {}): void {
     mkdirSync(this.dir(record.id), { recursive: true, mode: 0o700 });
-    atomicWriteJson(join(this.dir(record.id), "config.json"), record, { mode: 0o600 });
+    atomicWriteJson(join(this.dir(record.id), "config.json"), record, { mode: 0o600, noSync: opts.durable === false });
   }
 
   read(id: string): ContainerRecord | undefined {
@@ -212,6 +214,17 @@ export class ContainerStore {
       return [];
     }
     return names.filter((n) => /^[a-f0-9]{64}$/.test(n));
+  }
+
+  /** Directories of removed containers whose deletion was under way (see trash.ts). */
+  trashDirs(): string[] {
+    try {
+      return readdirSync(this.#dir)
+        .filter(isContainerTrash)
+        .map((n) => join(this.#dir, n));
+    } catch {
+      return [];
+    }
   }
 
   /** Complete records (a corrupt one is skipped here; `container prune` and rm can still remove it). */

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { containerFixture, containerSkipReason, isRoot, type ContainerFixture } from "../helpers/containers.ts";
+import { containerFixture, containerSkipReason, isRoot, startTime, type ContainerFixture } from "../helpers/containers.ts";
 import { PASSWD } from "../helpers/images.ts";
 import type { SkiffEnv } from "../helpers/skiff.ts";
 import { makeTar } from "../lib/layers/helpers.ts";
@@ -389,6 +389,27 @@ describe.skipIf(skip !== undefined)("container extras", () => {
       expect(bad.code).toBe(125);
       expect(bad.stderr).toContain("invalid filter 'color'");
       await env.ok(["rm", keep]);
+    });
+
+    test("the trash of a removal whose shim was killed goes with an unfiltered prune, once that shim is gone", async () => {
+      // What `run --rm` leaves when its shim dies between hiding the directory and deleting it.
+      const trash = join(env.root, "containers", `.trash-${randomBytes(32).toString("hex")}`);
+      mkdirSync(join(trash, "upper"), { recursive: true });
+      writeFileSync(join(trash, "upper", "data"), "x".repeat(4096));
+      const shim = Bun.spawn(["sleep", "60"]);
+      try {
+        writeFileSync(join(trash, "state.json"), JSON.stringify({ shimPid: shim.pid, shimStart: startTime(shim.pid) }));
+        expect(await env.ok(["container", "prune", "-f"])).toBe("Total reclaimed space: 0B\n");
+        expect(existsSync(trash)).toBe(true);
+        await env.ok(["container", "prune", "-f", "--filter", "label=any"]);
+        expect(existsSync(trash)).toBe(true);
+      } finally {
+        shim.kill();
+        await shim.exited;
+      }
+      const r = await env.ok(["container", "prune", "-f"]);
+      expect(existsSync(trash)).toBe(false);
+      expect(r).not.toBe("Total reclaimed space: 0B\n");
     });
   });
 

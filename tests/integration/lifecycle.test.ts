@@ -5,7 +5,8 @@
  * The compiled binary, real runc; CI runs it as root and rootless.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
 import {
   Collector,
   containerFixture,
@@ -209,6 +210,20 @@ describe.skipIf(skip !== undefined)("lifecycle", () => {
     expect(await until(() => leftovers(fx, id, pids).length === 0, 5000)).toBe(true);
     // The name is free again.
     await fx.env.ok(["run", "--rm", "--name", "gone", fx.image, "true"]);
+  });
+
+  test("run --rm: gone, name and all, the moment it returns; its files and processes follow", async () => {
+    const runDirs = (): string[] => (existsSync(join(fx.env.runRoot, "containers")) ? readdirSync(join(fx.env.runRoot, "containers")).sort() : []);
+    const before = runDirs();
+    const r = await fx.env.run(["run", "--rm", "--name", "quick", fx.image, "sh", "-c", "echo out; exit 3"]);
+    expect([r.code, r.stdout]).toEqual([3, "out\n"]);
+    expect((await fx.env.ok(["ps", "-a", "--filter", "name=quick", "-q"])).trim()).toBe("");
+    const again = await fx.env.run(["run", "--rm", "--name", "quick", fx.image, "true"]);
+    expect([again.code, again.stderr]).toEqual([0, ""]);
+    const containers = join(fx.env.root, "containers");
+    expect(await until(() => readdirSync(containers).filter((n) => n.startsWith(".trash-")).length === 0)).toBe(true);
+    // The shims delete their run directories last: none of theirs is left.
+    expect(await until(() => runDirs().every((d) => before.includes(d)))).toBe(true);
   });
 
   test("start -a attaches and returns the exit code; start -ai feeds stdin", async () => {

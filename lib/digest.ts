@@ -32,9 +32,14 @@ export function digestHex(d: Digest): string {
 }
 
 export function sha256(data: Uint8Array | string): Digest {
+  return `sha256:${sha256Hex(data)}`;
+}
+
+/** The bare hex SHA-256 of `data`. */
+export function sha256Hex(data: Uint8Array | string): string {
   const h = new Bun.CryptoHasher("sha256");
   h.update(data);
-  return `sha256:${h.digest("hex")}`;
+  return h.digest("hex");
 }
 
 /** Incremental digest that can be fed chunks as they stream past. */

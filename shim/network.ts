@@ -6,7 +6,6 @@
  * file; after the container exits, stop the helper.
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
 import { basename, dirname, join } from "node:path";
 import type { NetworkAttachment, NetworkPlan } from "../lib/network/plan.ts";
 import { slirpForward } from "../lib/network/plan.ts";
@@ -34,6 +33,8 @@ async function addressIn(netns: string): Promise<string | undefined> {
 }
 
 async function slirpApi(socket: string, request: string): Promise<string> {
+  // Loaded for slirp4netns's port forwards only: node:net costs a shim 3-5 ms (and memory) to load.
+  const { connect } = await import("node:net");
   return await new Promise<string>((resolve, reject) => {
     const c = connect(socket);
     let data = "";

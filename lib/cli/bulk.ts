@@ -6,6 +6,7 @@
  */
 import { exitCode, toSkiffError, type SkiffError, type VerbWithCodes } from "../errors.ts";
 import { ExitStatus } from "./main.ts";
+import { writeStderr } from "./stdio.ts";
 
 export type Outcome<T> = { name: string; ok: true; value: T } | { name: string; ok: false; error: SkiffError };
 
@@ -26,7 +27,7 @@ export function finishBulk<T>(outcomes: Outcome<T>[], verb: VerbWithCodes): void
   let code = 0;
   for (const o of outcomes) {
     if (o.ok) continue;
-    process.stderr.write(`Error: ${o.error.message}\n`);
+    writeStderr(`Error: ${o.error.message}\n`);
     const c = exitCode(o.error, verb);
     // The most severe code wins: 125 over 2 over 1.
     code = Math.max(code, c);

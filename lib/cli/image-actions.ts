@@ -13,6 +13,7 @@ import type { ListOpts } from "./commands/images.ts";
 import { printList, printValue, type Column } from "./output.ts";
 import { humanSize, timeAgo, truncateId } from "./render.ts";
 import { confirm } from "./confirm.ts";
+import { writeStderr, writeStdout } from "./stdio.ts";
 
 type ArchiveActions = typeof import("./archive-actions.ts");
 
@@ -44,8 +45,8 @@ export async function pullCommand(
   const progress = await progressFor({ quiet: opts.quiet ?? false });
   if (!opts.quiet) {
     const repoPath = familiarString({ ...ref, tag: undefined, digest: undefined });
-    if (!ref.digest && !name.includes(":") && ref.tag === "latest") process.stdout.write("Using default tag: latest\n");
-    process.stdout.write(`${ref.digest ?? ref.tag}: Pulling from ${repoPath.includes("/") || ref.registry !== "docker.io" ? ref.repository : `library/${repoPath}`}\n`);
+    if (!ref.digest && !name.includes(":") && ref.tag === "latest") writeStdout("Using default tag: latest\n");
+    writeStdout(`${ref.digest ?? ref.tag}: Pulling from ${repoPath.includes("/") || ref.registry !== "docker.io" ? ref.repository : `library/${repoPath}`}\n`);
   }
   const { registryClient } = await import("../images/registry.ts");
   const client = registryClient(ctx, { tlsVerify: opts.tlsVerify, authFile: opts.authfile });
@@ -64,9 +65,9 @@ export async function pullCommand(
   (await import("./events.ts")).event(ctx, "image", "pull", familiarString(ref), { name: familiarString(ref) });
   if (!opts.quiet) {
     const fam = familiarString(ref);
-    process.stdout.write(result.downloaded ? `Status: Downloaded newer image for ${fam}\n` : `Status: Image is up to date for ${fam}\n`);
+    writeStdout(result.downloaded ? `Status: Downloaded newer image for ${fam}\n` : `Status: Image is up to date for ${fam}\n`);
   }
-  process.stdout.write(`${full}\n`);
+  writeStdout(`${full}\n`);
 }
 
 interface ListRow {
@@ -153,7 +154,7 @@ export function listCommand(ctx: Context, reference: string | undefined, opts: L
       const id = truncateId(r.image.id, noTrunc);
       if (seen.has(id)) continue;
       seen.add(id);
-      process.stdout.write(`${noTrunc ? r.image.id : id}\n`);
+      writeStdout(`${noTrunc ? r.image.id : id}\n`);
     }
     return;
   }
@@ -196,7 +197,7 @@ export function inspectCommand(ctx: Context, names: string[], opts: { format?: s
   }
   if (out.length > 0 || !opts.format) printValue(out, opts.format);
   if (errors.length > 0) {
-    for (const e of errors) process.stderr.write(`Error: ${e}\n`);
+    for (const e of errors) writeStderr(`Error: ${e}\n`);
     throw new ExitStatus(errors.length === names.length ? 125 : 1);
   }
 }
@@ -206,7 +207,7 @@ export function historyCommand(ctx: Context, image: string, opts: { human: boole
   const entries = imageHistory(ctx, img);
   const noTrunc = opts.trunc === false;
   if (opts.quiet) {
-    for (const e of entries) process.stdout.write(`${e.id === "<missing>" ? e.id : noTrunc ? e.id : truncateId(e.id, false)}\n`);
+    for (const e of entries) writeStdout(`${e.id === "<missing>" ? e.id : noTrunc ? e.id : truncateId(e.id, false)}\n`);
     return;
   }
   const now = new Date();
@@ -239,11 +240,11 @@ export async function rmiCommand(ctx: Context, names: string[], opts: { force?: 
   for (const o of outcomes) {
     if (!o.ok) continue;
     for (const u of o.value.untagged) {
-      process.stdout.write(`Untagged: ${familiar(u)}\n`);
+      writeStdout(`Untagged: ${familiar(u)}\n`);
       event(ctx, "image", "untag", u, { name: familiar(u) });
     }
     for (const d of o.value.deleted) {
-      process.stdout.write(`Deleted: ${d}\n`);
+      writeStdout(`Deleted: ${d}\n`);
       event(ctx, "image", "delete", d, { name: d });
     }
   }
@@ -260,12 +261,12 @@ export async function pruneCommand(ctx: Context, opts: { all?: boolean; force?: 
   const { familiar } = await import("../images/views.ts");
   const r = await pruneImages(ctx, { all: opts.all ?? false });
   if (r.deleted.length > 0 || r.untagged.length > 0) {
-    process.stdout.write("Deleted Images:\n");
-    for (const u of r.untagged) process.stdout.write(`untagged: ${familiar(u)}\n`);
-    for (const d of r.deleted) process.stdout.write(`deleted: ${d}\n`);
-    process.stdout.write("\n");
+    writeStdout("Deleted Images:\n");
+    for (const u of r.untagged) writeStdout(`untagged: ${familiar(u)}\n`);
+    for (const d of r.deleted) writeStdout(`deleted: ${d}\n`);
+    writeStdout("\n");
   }
-  process.stdout.write(`Total reclaimed space: ${humanSize(r.reclaimed)}\n`);
+  writeStdout(`Total reclaimed space: ${humanSize(r.reclaimed)}\n`);
 }
 
 export async function pushCommand(
@@ -282,11 +283,11 @@ export async function pushCommand(
     client,
     onEvent: (e) => {
       if (opts.quiet) return;
-      if (e.type === "start") process.stdout.write(`The push refers to repository [${e.repository}]\n`);
-      else if (e.type === "layer") process.stdout.write(`${e.id}: ${e.status}\n`);
+      if (e.type === "start") writeStdout(`The push refers to repository [${e.repository}]\n`);
+      else if (e.type === "layer") writeStdout(`${e.id}: ${e.status}\n`);
     },
   });
-  if (!opts.quiet) process.stdout.write(`${result.tag}: digest: ${result.digest} size: ${result.size}\n`);
+  if (!opts.quiet) writeStdout(`${result.tag}: digest: ${result.digest} size: ${result.size}\n`);
 }
 
 export async function loginCommand(
@@ -307,14 +308,14 @@ export async function loginCommand(
     password ??= prompt("Password:") ?? "";
   }
   if (password && !opts.passwordStdin && opts.password) {
-    process.stderr.write("WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n");
+    writeStderr("WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n");
   }
   await login(ctx, server, { username, password: password ?? "", authFile: opts.authfile, tlsVerify: opts.tlsVerify });
-  process.stdout.write("Login Succeeded\n");
+  writeStdout("Login Succeeded\n");
 }
 
 export async function logoutCommand(ctx: Context, server: string | undefined, opts: { all?: boolean; authfile?: string }): Promise<void> {
   const { logout } = await import("../images/login.ts");
   const removed = await logout(ctx, server ?? "docker.io", { all: opts.all ?? false, authFile: opts.authfile });
-  process.stdout.write(opts.all ? "Removed login credentials for all registries\n" : `Removing login credentials for ${removed}\n`);
+  writeStdout(opts.all ? "Removed login credentials for all registries\n" : `Removing login credentials for ${removed}\n`);
 }

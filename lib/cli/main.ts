@@ -7,6 +7,7 @@ import { CommanderError } from "commander";
 import { EXIT_SKIFF, exitCode, SkiffError, toSkiffError } from "../errors.ts";
 import { buildProgram } from "./program.ts";
 import { trace } from "../trace.ts";
+import { writeStderr } from "./stdio.ts";
 
 /** Thrown by commands that want a specific exit status without an error message. */
 export class ExitStatus extends Error {
@@ -24,7 +25,7 @@ export async function runCli(argv: string[]): Promise<number> {
   const program = buildProgram(argv, (p) => {
     p.exitOverride();
     p.configureOutput({
-      writeErr: (s) => process.stderr.write(s),
+      writeErr: (s) => writeStderr(s),
       outputError: (s, write) => write(`Error: ${s.replace(/^error: /, "")}`),
     });
   });
@@ -46,8 +47,8 @@ function handleError(e: unknown): number {
     return e.exitCode === 0 ? 0 : EXIT_SKIFF;
   }
   const err = e instanceof SkiffError ? e : toSkiffError(e);
-  process.stderr.write(`Error: ${err.message}\n`);
-  if (process.env.SKIFF_DEBUG && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+  writeStderr(`Error: ${err.message}\n`);
+  if (process.env.SKIFF_DEBUG && e instanceof Error && e.stack) writeStderr(`${e.stack}\n`);
   return exitCode(err);
 }
 

@@ -1,5 +1,6 @@
 /** Writing command results to stdout in the shapes render.ts knows. */
 import { formatOutput, formatSingle } from "./render.ts";
+import { writeStdout } from "./stdio.ts";
 
 /** A default-table column that shows one field of the row. */
 export interface Column<T> {
@@ -16,9 +17,9 @@ export function printList<T extends object>(
     ...(opts.headers ? { headers: opts.headers } : {}),
     ...(opts.noHeader ? { noHeader: true } : {}),
   });
-  process.stdout.write(text);
+  writeStdout(text);
 }
 
 export function printValue(value: unknown, format?: string): void {
-  process.stdout.write(formatSingle(value, format));
+  writeStdout(formatSingle(value, format));
 }

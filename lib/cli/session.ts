@@ -37,8 +37,10 @@ export function terminalSize(): { rows: number; cols: number } | undefined {
  * first output (a replayed prompt) is already written raw.
  */
 export function rawTerminal(opts: { tty: boolean; stdin: boolean }): () => void {
+  // process.stdin is built on first use, with Node's stream classes (~4 ms): only when it is needed.
+  if (!(opts.tty && opts.stdin)) return () => {};
   const stdin = process.stdin;
-  if (!(opts.tty && opts.stdin && stdin.isTTY)) return () => {};
+  if (!stdin.isTTY) return () => {};
   stdin.setRawMode(true);
   // Bun's raw mode (like libuv's) keeps output processing on: the
   // container's pty already sends "\r\n", which our terminal would turn
@@ -50,7 +52,6 @@ export function rawTerminal(opts: { tty: boolean; stdin: boolean }): () => void 
 
 /** Pumps a session until it ends or is detached. The caller owns raw mode (rawTerminal). */
 export async function runSession(session: Session, opts: SessionOptions): Promise<SessionResult> {
-  const stdin = process.stdin;
   let detachResolve!: () => void;
   const detached = new Promise<void>((r) => {
     detachResolve = r;
@@ -76,6 +77,7 @@ export async function runSession(session: Session, opts: SessionOptions): Promis
     }
   }
   if (opts.stdin) {
+    const stdin = process.stdin;
     const matcher = new DetachMatcher(opts.tty ? (opts.detachKeys ?? new Uint8Array([16, 17])) : new Uint8Array(0));
     const onData = (chunk: Buffer): void => {
       const { forward, hit } = matcher.feed(new Uint8Array(chunk));

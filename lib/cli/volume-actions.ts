@@ -11,6 +11,7 @@ import { ExitStatus } from "./main.ts";
 import { printList, printValue } from "./output.ts";
 import { humanSize } from "./render.ts";
 import { confirm } from "./confirm.ts";
+import { writeStderr, writeStdout } from "./stdio.ts";
 
 export async function createCommand(
   ctx: Context,
@@ -23,7 +24,7 @@ export async function createCommand(
   if (opts.driver !== "local") throw new SkiffError("InvalidArgument", `volume driver ${JSON.stringify(opts.driver)} is not supported: only "local"`);
   const wanted = positional ?? opts.name;
   if (opts.ignore && wanted !== undefined && volumeStore(ctx).exists(wanted)) {
-    process.stdout.write(`${wanted}\n`);
+    writeStdout(`${wanted}\n`);
     return;
   }
   const meta = await createVolume(ctx, {
@@ -31,7 +32,7 @@ export async function createCommand(
     labels: parseKeyValues(opts.label ?? [], "label"),
     options: parseKeyValues(opts.opt ?? [], "driver option"),
   });
-  process.stdout.write(`${meta.name}\n`);
+  writeStdout(`${meta.name}\n`);
 }
 
 export function listCommand(ctx: Context, opts: { quiet?: boolean; filter?: string[]; format?: string }): void {
@@ -44,7 +45,7 @@ export function listCommand(ctx: Context, opts: { quiet?: boolean; filter?: stri
   if (wantsLinks) usage = new UsageTracker(ctx, { ignoreLeases: true }).snapshot();
   const rows = metas.map((m) => volumeRow(m, store.dataDir(m.name), usage ? (usage.get(m.name)?.length ?? 0) : undefined));
   if (opts.quiet) {
-    process.stdout.write(rows.map((r) => `${r.Name}\n`).join(""));
+    writeStdout(rows.map((r) => `${r.Name}\n`).join(""));
     return;
   }
   printList<VolumeRow>(rows, {
@@ -71,7 +72,7 @@ export function inspectCommand(ctx: Context, names: string[], opts: { format?: s
   }
   if (out.length > 0 || !opts.format) printValue(out, opts.format);
   if (errors.length > 0) {
-    for (const e of errors) process.stderr.write(`Error: ${e}\n`);
+    for (const e of errors) writeStderr(`Error: ${e}\n`);
     throw new ExitStatus(errors.length === names.length ? 125 : 1);
   }
 }
@@ -79,7 +80,7 @@ export function inspectCommand(ctx: Context, names: string[], opts: { format?: s
 export async function rmCommand(ctx: Context, names: string[], opts: { force?: boolean }): Promise<void> {
   const tracker = new UsageTracker(ctx);
   const outcomes = await eachName(names, (n) => removeVolume(ctx, n, { force: opts.force ?? false, tracker }));
-  for (const o of outcomes) if (o.ok && o.value) process.stdout.write(`${o.name}\n`);
+  for (const o of outcomes) if (o.ok && o.value) writeStdout(`${o.name}\n`);
   finishBulk(outcomes, "rm");
 }
 
@@ -93,9 +94,9 @@ export async function pruneCommand(ctx: Context, opts: { all?: boolean; force?: 
   }
   const r = await pruneVolumes(ctx, { all, filters });
   if (r.deleted.length > 0) {
-    process.stdout.write("Deleted Volumes:\n");
-    for (const d of r.deleted) process.stdout.write(`${d}\n`);
-    process.stdout.write("\n");
+    writeStdout("Deleted Volumes:\n");
+    for (const d of r.deleted) writeStdout(`${d}\n`);
+    writeStdout("\n");
   }
-  process.stdout.write(`Total reclaimed space: ${humanSize(r.reclaimed)}\n`);
+  writeStdout(`Total reclaimed space: ${humanSize(r.reclaimed)}\n`);
 }

@@ -4,7 +4,7 @@
  * and takes the command, extra env, user and working directory from the
  * caller; the shim runs it.
  */
-import { randomBytes } from "node:crypto";
+import { randomHex } from "../random.ts";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Context } from "../context.ts";
@@ -24,7 +24,7 @@ export interface ExecOptions {
 }
 
 export function newExecId(): string {
-  return randomBytes(32).toString("hex");
+  return randomHex(32);
 }
 
 export function execProcess(ctx: Context, record: ContainerRecord, opts: ExecOptions): ExecProcess {

@@ -4,7 +4,7 @@
  * small helper process while containers use it (see lib/network/helper.ts).
  * Subnets come from 10.89.0.0/16, one /24 per network, unless given.
  */
-import { randomBytes } from "node:crypto";
+import { randomHex } from "../random.ts";
 import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
@@ -152,7 +152,7 @@ export class NetworkStore {
       if (!inCidr(gateway, cidr)) throw new SkiffError("InvalidArgument", `gateway ${gateway} is not in subnet ${subnet}`);
       const rec: NetworkRecord = {
         schemaVersion: 1,
-        id: randomBytes(32).toString("hex"),
+        id: randomHex(32),
         name: opts.name,
         driver: "bridge",
         subnet,

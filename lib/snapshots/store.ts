@@ -7,7 +7,7 @@
  * pull waits and then reuses it; a pull killed half-way leaves an incomplete
  * one that the next pull throws away and rebuilds.
  */
-import { randomBytes } from "node:crypto";
+import { randomHex } from "../random.ts";
 import { mkdirSync, readdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
@@ -120,7 +120,7 @@ export class SnapshotStore {
       // Made under a name of its own, then renamed: ext4 picks the block
       // group of a top directory's child from its name (see ensureSpreadDir),
       // and a snapshot's name is the same at every pull of the layer.
-      const fresh = join(this.#paths.snapshots, `${NEW_PREFIX}${snapshotKey(chainId)}-${randomBytes(6).toString("hex")}`);
+      const fresh = join(this.#paths.snapshots, `${NEW_PREFIX}${snapshotKey(chainId)}-${randomHex(6)}`);
       mkdirSync(join(fresh, "fs"), { recursive: true, mode: 0o755 });
       renameSync(fresh, dir);
       atomicWriteJson(join(dir, "meta.json"), {

@@ -8,7 +8,7 @@
  * release a lease (a crashed create's lease dies with it); `releaseLease`
  * just ends one early.
  */
-import { randomBytes } from "node:crypto";
+import { randomHex } from "../random.ts";
 import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
@@ -34,7 +34,7 @@ function leasesDir(volumesDir: string): string {
 /** Records that this process is about to use `names`; returns the lease file. */
 export function writeLease(volumesDir: string, names: readonly string[], now = Date.now()): string {
   const lease: Lease = { pid: process.pid, start: processStartTime(process.pid) ?? 0, time: now, names: [...names] };
-  const path = join(leasesDir(volumesDir), `${process.pid}-${randomBytes(6).toString("hex")}.json`);
+  const path = join(leasesDir(volumesDir), `${process.pid}-${randomHex(6)}.json`);
   atomicWriteJson(path, lease, { noSync: true, mode: 0o600 });
   return path;
 }

@@ -4,7 +4,8 @@
  * random hex digits, like Docker's. A name never starts with a dot, so the
  * store's own entries (`.tmp-*`, `.trash-*`, `.leases`) can never clash.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { randomHex } from "../random.ts";
+import { sha256Hex } from "../digest.ts";
 import { join } from "node:path";
 import { SkiffError } from "../errors.ts";
 
@@ -34,10 +35,10 @@ export function validateVolumeName(name: string): void {
 
 /** A fresh anonymous volume name: 64 hex digits. */
 export function newAnonymousName(): string {
-  return randomBytes(32).toString("hex");
+  return randomHex(32);
 }
 
 /** The flock(2) file guarding one volume (hashed: names may be long). */
 export function volumeLockPath(locksDir: string, name: string): string {
-  return join(locksDir, `volume-${createHash("sha256").update(name).digest("hex").slice(0, 24)}.lock`);
+  return join(locksDir, `volume-${sha256Hex(name).slice(0, 24)}.lock`);
 }

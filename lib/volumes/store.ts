@@ -9,7 +9,7 @@
  * (called by prune) deletes. One flock per volume name serialises create,
  * copy-up, remove and prune of that name.
  */
-import { randomBytes } from "node:crypto";
+import { randomHex } from "../random.ts";
 import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Context } from "../context.ts";
@@ -158,7 +158,7 @@ export class VolumeStore {
 
   #createLocked(name: string, req: CreateVolumeRequest, options: Record<string, string>): VolumeMeta {
     ensureDir(this.#dir, 0o700);
-    const tmp = join(this.#dir, `.tmp-${name}-${randomBytes(4).toString("hex")}`);
+    const tmp = join(this.#dir, `.tmp-${name}-${randomHex(4)}`);
     const meta: VolumeMeta = {
       schemaVersion: 1,
       name,
@@ -228,7 +228,7 @@ export class VolumeStore {
    * which deletes all its trash in one go.
    */
   trashLocked(name: string): string | undefined {
-    const trash = join(this.#dir, `.trash-${name}-${randomBytes(4).toString("hex")}`);
+    const trash = join(this.#dir, `.trash-${name}-${randomHex(4)}`);
     try {
       renameSync(this.dir(name), trash);
     } catch (e) {

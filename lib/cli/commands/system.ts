@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { contextFor } from "../program.ts";
 import { renderVersion } from "../version-info.ts";
 import { ExitStatus } from "../main.ts";
+import { writeStdout } from "../stdio.ts";
 
 function addVersion(program: Command): void {
   program
@@ -10,7 +11,7 @@ function addVersion(program: Command): void {
     .description("Show version information")
     .option("-f, --format <format>", "format output: json or a Go template")
     .action(async (opts: { format?: string }) => {
-      process.stdout.write(await renderVersion(opts.format));
+      writeStdout(await renderVersion(opts.format));
     });
 }
 
@@ -25,10 +26,10 @@ function addInfo(program: Command): void {
       const info = await systemInfo(ctx);
       if (opts.format) {
         const { formatSingleValue } = await import("../render.ts");
-        process.stdout.write(formatSingleValue(info, opts.format));
+        writeStdout(formatSingleValue(info, opts.format));
         return;
       }
-      process.stdout.write(renderInfoText(info));
+      writeStdout(renderInfoText(info));
     });
 }
 

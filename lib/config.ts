@@ -27,6 +27,16 @@ export function configFile(configDir: string): string {
   return join(configDir, "config.json");
 }
 
+/** The settings of a missing file: the schema's defaults, without building it on every start (the tests hold the two equal). */
+export function defaultConfig(): SkiffConfig {
+  return { insecureRegistries: [], maxConcurrentDownloads: 3 };
+}
+
 export function loadConfig(configDir: string): SkiffConfig {
-  return readJsonFile(configFile(configDir), configSchema) ?? configSchema.parse({});
+  return readJsonFile(configFile(configDir), configSchema) ?? defaultConfig();
+}
+
+/** For the tests: the settings an empty file gives. */
+export function parseConfig(doc: unknown): SkiffConfig {
+  return configSchema.parse(doc);
 }

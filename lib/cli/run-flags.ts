@@ -5,7 +5,7 @@
  */
 import { isAbsolute } from "node:path";
 import { SkiffError } from "../errors.ts";
-import { createOptions, type CreateOptions, type MountOption, type Ulimit } from "../containers/options.ts";
+import { defaultedOptions, type CreateOptions, type MountOption, type Ulimit } from "../containers/options.ts";
 import { parseSignal } from "../oci/spec.ts";
 import { parseDuration, parseSize } from "./render.ts";
 import { parseRestartPolicy } from "../containers/health.ts";
@@ -200,13 +200,24 @@ export function parseTmpfs(spec: string): MountOption {
   return { type: "tmpfs", target, readOnly, options: opts.filter((o) => o !== "ro" && o !== "rw") };
 }
 
+/** --shm-size: 0 leaves Docker's default (64 MiB). */
+function shmSizeOption(value: string | undefined): { shmSize?: number } {
+  const size = value ? parseSize(value) : 0;
+  return size > 0 ? { shmSize: size } : {};
+}
+
 function parseLogOpts(entries: string[]): { logMaxSize?: number; logMaxFiles?: number } {
   const out: { logMaxSize?: number; logMaxFiles?: number } = {};
   for (const e of entries) {
     const [k, v] = e.split("=", 2) as [string, string | undefined];
     if (v === undefined) throw bad(`invalid log option: ${e}`);
-    if (k === "max-size") out.logMaxSize = parseSize(v);
-    else if (k === "max-file") {
+    if (k === "max-size") {
+      // -1: no limit, as Docker's json-file reads it.
+      if (v === "-1") continue;
+      const size = parseSize(v);
+      if (size <= 0) throw bad("max-size must be a positive number");
+      out.logMaxSize = size;
+    } else if (k === "max-file") {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 1) throw bad(`invalid value for max-file: ${v}`);
       out.logMaxFiles = n;
@@ -307,7 +318,7 @@ export function createOptionsFromFlags(
     ...(flags.tmpfs ?? []).map(parseTmpfs),
   ];
   if (flags.rm && flags.restart && flags.restart !== "no") throw bad("conflicting options: --restart and --rm");
-  return createOptions({
+  return defaultedOptions({
     cmd: command.length > 0 ? command : null,
     entrypoint: flags.entrypoint === undefined ? null : flags.entrypoint === "" ? [] : [flags.entrypoint],
     env,
@@ -329,7 +340,7 @@ export function createOptionsFromFlags(
     ...(flags.stopSignal ? { stopSignal: flags.stopSignal } : {}),
     ...(stopTimeout !== undefined ? { stopTimeout } : {}),
     autoRemove: flags.rm ?? false,
-    ...(flags.shmSize ? { shmSize: parseSize(flags.shmSize) } : {}),
+    ...shmSizeOption(flags.shmSize),
     ...parseLogOpts(flags.logOpt ?? []),
     sysctls: parseSysctls(flags.sysctl ?? []),
     groupAdd: flags.groupAdd ?? [],

@@ -116,7 +116,7 @@ export async function createContainer(ctx: Context, req: CreateRequest): Promise
   };
   for (const w of plan.warnings) warn(w);
   try {
-    store.write(record);
+    store.write(record, { durable: false });
     vols.releasePreparedVolumes(options);
     const dir = store.dir(id);
     // The upper directory's own metadata becomes the container's "/": give

@@ -9,7 +9,8 @@
 import { z } from "zod";
 import { SkiffError } from "../errors.ts";
 
-export const resourcesSchema = z.object({
+export const resourcesSchema = z.lazy(() =>
+  z.object({
   /** Hard memory limit in bytes. */
   memory: z.number().int().min(0).default(0),
   /** Memory plus swap in bytes; -1 unlimited swap. */
@@ -30,22 +31,41 @@ export const resourcesSchema = z.object({
   oomKillDisable: z.boolean().default(false),
   /** Block I/O weight 10..1000. */
   blkioWeight: z.number().int().min(0).max(1000).default(0),
-});
+}),
+);
 export type Resources = z.infer<typeof resourcesSchema>;
 export type ResourceField = keyof Resources;
 
 /** What is in force for a container, next to what it asked for (record.options.resources). */
-export const appliedResourcesSchema = z.object({
-  applied: resourcesSchema,
-  /** Flags asked for but not applied (e.g. `--memory`), in flag order. */
-  ignored: z.array(z.string()).default([]),
-  /** Why they were ignored, one sentence. */
-  note: z.string().optional(),
-});
+export const appliedResourcesSchema = z.lazy(() =>
+  z.object({
+    applied: resourcesSchema,
+    /** Flags asked for but not applied (e.g. `--memory`), in flag order. */
+    ignored: z.array(z.string()).default([]),
+    /** Why they were ignored, one sentence. */
+    note: z.string().optional(),
+  }),
+);
 export type AppliedResources = z.infer<typeof appliedResourcesSchema>;
 
+/**
+ * No limits: the schema's defaults, written out because building the schema
+ * costs a few ms at every start of the CLI (tests hold the two equal).
+ */
 export function noResources(): Resources {
-  return resourcesSchema.parse({});
+  return {
+    memory: 0,
+    memorySwap: 0,
+    memoryReservation: 0,
+    nanoCpus: 0,
+    cpuShares: 0,
+    cpuPeriod: 0,
+    cpuQuota: 0,
+    cpusetCpus: "",
+    cpusetMems: "",
+    oomKillDisable: false,
+    blkioWeight: 0,
+  };
 }
 
 /** The `run` flag of each field, in the order warnings list them. */

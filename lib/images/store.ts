@@ -6,9 +6,9 @@
  */
 import { join } from "node:path";
 import { z } from "zod";
-import type { Digest } from "../digest.ts";
 import { SkiffError } from "../errors.ts";
-import { atomicWriteJson, readJsonFile } from "../fsutil.ts";
+import { atomicWrite, parseJsonText, readTextFile } from "../fsutil.ts";
+import { sha256Hex, type Digest } from "../digest.ts";
 import { acquireLock } from "../lock.ts";
 
 const digest = z.string().regex(/^sha(256|512):[a-f0-9]+$/) as unknown as z.ZodType<Digest>;
@@ -47,17 +47,41 @@ const fileSchema = z.lazy(() =>
 }),
 );
 
+type ImageFile = z.infer<typeof fileSchema>;
+
 export class ImageStore {
   readonly #file: string;
   readonly #lockPath: string;
+  /**
+   * Beside images.json: the SHA-256 of its last content that was checked
+   * against the schema (or written from checked records). Reading the same
+   * bytes again needs no second check, which would cost every `run` and
+   * `images` a millisecond or more; any other content is checked as before.
+   */
+  readonly #checkedPath: string;
 
   constructor(paths: { imagesFile: string; locks: string }) {
     this.#file = paths.imagesFile;
     this.#lockPath = join(paths.locks, "images.lock");
+    this.#checkedPath = `${paths.imagesFile}.checked`;
   }
 
   list(): ImageRecord[] {
-    return readJsonFile(this.#file, fileSchema)?.images ?? [];
+    const text = readTextFile(this.#file);
+    if (text === undefined) return [];
+    const sum = sha256Hex(text);
+    if (readTextFile(this.#checkedPath) === sum) return (JSON.parse(text) as ImageFile).images;
+    const doc = parseJsonText(this.#file, text, fileSchema);
+    this.#markChecked(sum);
+    return doc.images;
+  }
+
+  #markChecked(sum: string): void {
+    try {
+      atomicWrite(this.#checkedPath, sum, { noSync: true });
+    } catch {
+      // a store we may only read: every read checks, as before
+    }
   }
 
   get(id: Digest): ImageRecord | undefined {
@@ -73,7 +97,9 @@ export class ImageStore {
     try {
       const images = this.list();
       const result = await fn(images);
-      atomicWriteJson(this.#file, { schemaVersion: 1, images });
+      const text = `${JSON.stringify({ schemaVersion: 1, images } satisfies ImageFile, null, 2)}\n`;
+      atomicWrite(this.#file, text);
+      this.#markChecked(sha256Hex(text));
       return result;
     } finally {
       lock.release();

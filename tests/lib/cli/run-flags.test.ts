@@ -1,6 +1,6 @@
 /** run/create flag parsing that needs no container: bind sources as Docker treats them. */
 import { describe, expect, test } from "bun:test";
-import { inlineSeccompProfile, prepareBindSources } from "../../../lib/cli/run-flags.ts";
+import { createOptionsFromFlags, inlineSeccompProfile, prepareBindSources } from "../../../lib/cli/run-flags.ts";
 import { SkiffError } from "../../../lib/errors.ts";
 
 function fakeFs(existing: string[]): { made: string[]; io: { exists: (p: string) => boolean; mkdirp: (p: string) => void } } {
@@ -61,5 +61,28 @@ describe("inlineSeccompProfile", () => {
   test("a missing or broken file is one clear error", () => {
     expect(() => inlineSeccompProfile("seccomp=/none.json", read)).toThrow("--security-opt seccomp: open /none.json: no such file or directory");
     expect(() => inlineSeccompProfile("seccomp=/bad.json", read)).toThrow("--security-opt seccomp: /bad.json is not JSON");
+  });
+});
+
+describe("createOptionsFromFlags: sizes as Docker reads them", () => {
+  const io = { hostEnv: {}, readFile: (): string => "" };
+  const refusal = (f: () => unknown): string => {
+    try {
+      f();
+    } catch (e) {
+      return e instanceof SkiffError ? e.message : `not a SkiffError: ${String(e)}`;
+    }
+    return "accepted";
+  };
+
+  test("--shm-size 0 leaves the default; a size is kept", () => {
+    expect(createOptionsFromFlags({ shmSize: "0" }, [], io).shmSize).toBeUndefined();
+    expect(createOptionsFromFlags({ shmSize: "128m" }, [], io).shmSize).toBe(128 << 20);
+  });
+
+  test("--log-opt max-size: -1 is no limit, 0 is refused in one line, a size is kept", () => {
+    expect(createOptionsFromFlags({ logOpt: ["max-size=-1"] }, [], io).logMaxSize).toBeUndefined();
+    expect(refusal(() => createOptionsFromFlags({ logOpt: ["max-size=0"] }, [], io))).toBe("max-size must be a positive number");
+    expect(createOptionsFromFlags({ logOpt: ["max-size=10k", "max-file=3"] }, [], io)).toMatchObject({ logMaxSize: 10240, logMaxFiles: 3 });
   });
 });

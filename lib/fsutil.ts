@@ -29,6 +29,17 @@ export function tempName(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${counter}.tmp`);
 }
 
+/** Makes a file written earlier without fsync durable, with the directory entry that names it. */
+export function fsyncFile(path: string): void {
+  const fd = openSync(path, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  fsyncDir(dirname(path));
+}
+
 export function fsyncDir(dir: string): void {
   let fd: number | undefined;
   try {

@@ -37,7 +37,7 @@ type Flags = RunFlags & {
   runtime?: string;
 };
 
-async function create(ctx: Context, image: string, command: string[], flags: Flags): Promise<ContainerRecord> {
+async function create(ctx: Context, image: string, command: string[], flags: Flags, opts: { deferSync?: boolean } = {}): Promise<ContainerRecord> {
   if (flags.replace) await replaceExisting(ctx, flags);
   if (flags.cidfile && existsSync(flags.cidfile)) {
     throw new SkiffError("AlreadyExists", `container ID file found, make sure the other container isn't running or delete ${flags.cidfile}`);
@@ -53,6 +53,7 @@ async function create(ctx: Context, image: string, command: string[], flags: Fla
     platform: flags.platform,
     runtime: flags.runtime,
     onPull: (img) => writeStderr(`Unable to find image '${img}' locally\n`),
+    ...(opts.deferSync ? { deferSync: true } : {}),
   });
   if (flags.cidfile) writeFileSync(flags.cidfile, record.id);
   containerEvent(ctx, record, "create");
@@ -78,15 +79,24 @@ export async function runCommand(ctx: Context, image: string, command: string[],
   // Foreground without a terminal: signals are passed on from the first moment (a unit may be stopped while we pull).
   const proxy = !flags.detach && !flags.tty && flags.sigProxy !== false ? new SignalProxy() : undefined;
   try {
-    const record = await create(ctx, image, command, flags);
+    const record = await create(ctx, image, command, flags, { deferSync: true });
+    // The record is made durable while the shim starts the container, and in any case before we return.
+    let synced = false;
+    const persist = (): void => {
+      if (synced) return;
+      synced = true;
+      ctx.containers.sync(record.id);
+    };
     const o = record.options;
     const unit = unitOption();
     if (flags.detach) {
       try {
-        await startContainer(ctx, record, { ...unit, early });
+        await startContainer(ctx, record, { ...unit, early, whileStarting: persist });
       } catch (e) {
+        persist();
         failStart(e);
       }
+      persist();
       if (flags.pidfile) writePidFile(ctx, record, flags.pidfile);
       containerEvent(ctx, record, "start");
       writeStdout(`${record.id}\n`);
@@ -95,17 +105,20 @@ export async function runCommand(ctx: Context, image: string, command: string[],
     const pendingSignal = proxy?.pending;
     if (pendingSignal !== undefined) {
       // Told to stop before the container ran: it never will.
+      persist();
       if (o.autoRemove) await removeContainer(ctx, record, { force: true }).catch(() => {});
       throw new ExitStatus(128 + pendingSignal);
     }
     const size = o.tty ? terminalSize() : undefined;
     try {
-      await startContainer(ctx, record, { attach: true, ...(size ?? {}), ...unit, early });
+      await startContainer(ctx, record, { attach: true, ...(size ?? {}), ...unit, early, whileStarting: persist });
     } catch (e) {
+      persist();
       // A shim that failed removes an --rm container itself; one that never ran cannot.
       if (o.autoRemove) await removeContainer(ctx, record, { force: true }).catch(() => {});
       failStart(e);
     }
+    persist();
     if (flags.pidfile) writePidFile(ctx, record, flags.pidfile);
     trace("run: started");
     containerEvent(ctx, record, "start");

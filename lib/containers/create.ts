@@ -36,6 +36,8 @@ export interface CreateRequest {
   onPullEvent?: ((e: PullEvent) => void) | undefined;
   /** Told what is accepted but not as asked (resource limits this host cannot enforce); default: stderr. */
   onWarning?: ((message: string) => void) | undefined;
+  /** The caller makes the record durable itself (ContainerStore.sync), off the critical path: `run` does it while the shim starts the container. */
+  deferSync?: boolean;
 }
 
 async function imageFor(ctx: Context, req: CreateRequest): Promise<ImageRecord> {
@@ -136,7 +138,7 @@ export async function createContainer(ctx: Context, req: CreateRequest): Promise
     await vols.copyUpVolumes(ctx, record, { onWarning: (m) => process.stderr.write(`WARNING: ${m}\n`) });
     writeState(dir, { ...emptyState(), status: "created" });
     delete record.incomplete;
-    store.write(record);
+    store.write(record, { durable: !req.deferSync });
     trace("create: done");
     return record;
   } catch (e) {

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import type { Digest } from "../digest.ts";
 import { errnoCode, SkiffError } from "../errors.ts";
-import { atomicWriteJson, parseJsonText, readJsonFile, readTextFile } from "../fsutil.ts";
+import { atomicWriteJson, fsyncFile, parseJsonText, readJsonFile, readTextFile } from "../fsutil.ts";
 import { tryLock } from "../lock.ts";
 import { ContainerConfigSchema } from "../images/manifest.ts";
 import { createOptionsSchema } from "./options.ts";
@@ -195,10 +195,23 @@ export class ContainerStore {
     }
   }
 
-  /** `durable: false` skips fsync: for a record still marked incomplete, which a crash may lose (prune tidies the directory). */
+  /**
+   * `durable: false` skips fsync: for a record still marked incomplete,
+   * which a crash may lose (prune tidies the directory), or one the caller
+   * makes durable later with sync.
+   */
   write(record: ContainerRecord, opts: { durable?: boolean } = {}): void {
     mkdirSync(this.dir(record.id), { recursive: true, mode: 0o700 });
     atomicWriteJson(join(this.dir(record.id), "config.json"), record, { mode: 0o600, noSync: opts.durable === false });
+  }
+
+  /** Makes a record written with `durable: false` durable (one removed meanwhile needs nothing). */
+  sync(id: string): void {
+    try {
+      fsyncFile(join(this.dir(id), "config.json"));
+    } catch (e) {
+      if (errnoCode(e) !== "ENOENT") throw e;
+    }
   }
 
   read(id: string): ContainerRecord | undefined {

@@ -46,6 +46,8 @@ export interface StartOptions {
   unit?: UnitStart;
   /** A shim already on its way up (see EarlyShim); released if not used. */
   early?: EarlyShim | undefined;
+  /** Work for the caller while the shim starts the container (the runtime takes some 30 ms): run makes the record durable then. */
+  whileStarting?: (() => void) | undefined;
 }
 
 /**
@@ -178,7 +180,7 @@ async function spawnShim(
   record: ContainerRecord,
   cfgPath: string,
   dir: string,
-  opts: { joinUserns?: number | undefined; extraFds?: number[]; early?: EarlyShim | undefined },
+  opts: { joinUserns?: number | undefined; extraFds?: number[]; early?: EarlyShim | undefined; whileStarting?: (() => void) | undefined },
 ): Promise<SyncLine> {
   const extraFds = opts.extraFds ?? [];
   const fits = opts.joinUserns === undefined && extraFds.length === 0;
@@ -187,11 +189,13 @@ async function spawnShim(
   const logFd = openSync(join(dir, "shim.log"), "a", 0o600);
   try {
     let child = early && (await handOver(early, cfgPath)) ? early : undefined;
+    if (child) opts.whileStarting?.();
     let line = child && (await readSyncLine(child.stdout as ReadableStream<Uint8Array>, 120_000));
     if (!line && child) await Promise.race([child.exited, Bun.sleep(1000)]); // its stdout closed: it is on its way out
     // An early shim that never got going (its stderr goes nowhere) gives way to one that can say why.
     if (!line && (!child || child.exitCode === NEVER_STARTED)) {
       child = await launchShim(ctx, record.rootless, cfgPath, { stdin: "ignore", stderr: logFd, extraFds, joinUserns: opts.joinUserns });
+      opts.whileStarting?.();
       line = await readSyncLine(child.stdout as ReadableStream<Uint8Array>, 120_000);
     }
     if (!child) throw new SkiffError("Internal", `container ${record.name}: no shim`);
@@ -268,7 +272,12 @@ export async function startContainer(ctx: Context, record: ContainerRecord, opts
     // shimAlive and note describe this read, not the container: they are not stored.
     const { shimAlive: _alive, note: _note, ...stored } = state;
     writeState(cdir, { ...stored, status: "created", stoppedByUser: false, error: "", oomKilled: false });
-    const line = await spawnShim(ctx, record, cfgPath, dir, { joinUserns: net.joinUserns, extraFds: unitSpawnFds(unit), early: opts.early });
+    const line = await spawnShim(ctx, record, cfgPath, dir, {
+      joinUserns: net.joinUserns,
+      extraFds: unitSpawnFds(unit),
+      early: opts.early,
+      whileStarting: opts.whileStarting,
+    });
     trace("start: shim reported");
     if ("error" in line) throw new StartFailure(line.error, line.exitCode);
     return { pid: line.pid, alreadyRunning: false };

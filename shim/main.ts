@@ -92,7 +92,14 @@ export async function shimMain(argv: string[]): Promise<number> {
   let net: NetworkHandle = { stop: async () => {} };
   let oomKilled = (): boolean => false;
   try {
-    await prepareNetns(cfg.network);
+    // The namespace file (a process to spawn) is made while the root filesystem is mounted.
+    const netns = prepareNetns(cfg.network);
+    netns.catch(() => {}); // seen below, once the mount is done
+    // A shim killed earlier leaves the runtime's state of this id behind, and runc would refuse the id.
+    if (existsSync(join(cfg.runtime.root, cfg.id))) await deleteRuntimeState(cfg);
+    await mountRootfs(cfg);
+    traceMemory("shim: mounted");
+    await netns;
     // The network helper (pasta, slirp4netns, user networks) comes up while
     // the runtime creates the container; its process starts only after.
     const networked = connectNetwork(cfg.network, cfg.hostsFile, cfg.attachments).then(async (n) => {
@@ -105,10 +112,6 @@ export async function shimMain(argv: string[]): Promise<number> {
       if (n.address || cfg.ports.length > 0) patchState(cfg.containerDir, { ipAddress: n.address ?? "", ports: cfg.ports });
     });
     networked.catch(() => {});
-    // A shim killed earlier leaves the runtime's state of this id behind, and runc would refuse the id.
-    if (existsSync(join(cfg.runtime.root, cfg.id))) await deleteRuntimeState(cfg);
-    await mountRootfs(cfg);
-    traceMemory("shim: mounted");
     // Without a helper to wait for, one `runtime run --detach` beats create + start (a process less).
     const helper = cfg.network.mode === "pasta" || cfg.network.mode === "slirp4netns" || cfg.network.mode === "netns";
     if (helper) await ctr.start({}, { gate: networked });

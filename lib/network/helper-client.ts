@@ -3,7 +3,7 @@
  * helper's pid is also how a container's shim joins the shared user
  * namespace (rootless) and reaches the network's namespace.
  */
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Context } from "../context.ts";
 import { SkiffError } from "../errors.ts";
@@ -23,6 +23,31 @@ function liveHelper(dir: string): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Stops a removed network's helper (it would otherwise idle on for its
+ * grace time) and deletes the network's run directory. The helper leaves
+ * as when idle: its DNS server and its pasta go with it.
+ */
+export async function stopNetworkHelper(ctx: Context, name: string): Promise<void> {
+  const dir = networkRunDir(ctx.paths.runRoot, name);
+  let helper: { pid: number; start: number } | undefined;
+  try {
+    helper = JSON.parse(readFileSync(join(dir, "helper.json"), "utf8")) as { pid: number; start: number };
+  } catch {
+    helper = undefined;
+  }
+  if (helper && sameProcess(helper.pid, helper.start)) {
+    try {
+      process.kill(helper.pid, "SIGTERM");
+    } catch {
+      // gone meanwhile
+    }
+    const deadline = Date.now() + 3000;
+    while (sameProcess(helper.pid, helper.start) && Date.now() < deadline) await Bun.sleep(20);
+  }
+  rmSync(dir, { recursive: true, force: true });
 }
 
 /** Any running network helper: rootless, new helpers join its user namespace. */

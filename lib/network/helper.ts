@@ -58,9 +58,20 @@ export async function netnsHelperMain(argv: string[]): Promise<number> {
     // best effort
   }
 
+  // SIGTERM: the network was removed (stopNetworkHelper); leave as when idle.
+  let stopping = false;
+  let wake: (() => void) | undefined;
+  process.on("SIGTERM", () => {
+    stopping = true;
+    wake?.();
+  });
   let idleSince = Date.now();
   for (;;) {
-    await Bun.sleep(1000);
+    await Promise.race([Bun.sleep(1000), new Promise<void>((r) => (wake = r))]);
+    if (stopping) {
+      rmSync(join(cfg.runDir, "helper.json"), { force: true });
+      break;
+    }
     const live = readMembers(cfg.runDir).filter((m) => isLive(m));
     if (live.length > 0) {
       idleSince = Date.now();

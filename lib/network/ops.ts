@@ -12,6 +12,7 @@ import { currentState } from "../containers/ops.ts";
 import type { ContainerRecord } from "../containers/record.ts";
 import { containerLock } from "../containers/start.ts";
 import { confirmLease, networkRunDir, releaseLease } from "./members.ts";
+import { stopNetworkHelper } from "./helper-client.ts";
 import { attachment } from "./setup.ts";
 import { BUILTIN_NETWORKS, NetworkStore } from "./store.ts";
 import { networkContainers } from "./views.ts";
@@ -25,6 +26,7 @@ export async function removeNetwork(ctx: Context, input: string): Promise<string
     throw new SkiffError("Conflict", `error while removing network: network ${net.name} id ${net.id.slice(0, 12)} has active endpoints (${active.map((c) => c.name).join(", ")})`);
   }
   await store.remove(net.name);
+  await stopNetworkHelper(ctx, net.name);
   return net.name;
 }
 
@@ -35,6 +37,7 @@ export async function pruneNetworks(ctx: Context): Promise<string[]> {
   for (const n of store.list()) {
     if (networkContainers(ctx, n.name).length > 0) continue;
     await store.remove(n.name);
+    await stopNetworkHelper(ctx, n.name);
     out.push(n.name);
   }
   return out;

@@ -9,11 +9,12 @@
  * the foreground under a pty that the shim owns and proxies the container's
  * own pty; its exit status is the container's.
  */
-import { closeSync, existsSync, openSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, constants, existsSync, openSync, readFileSync, readSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { FileSink, Subprocess, Terminal } from "bun";
-import { createArgs, killArgs, runArgs, runtimeMessage, startArgs, startFailureCode } from "../runtime/oci.ts";
-import { reapChild } from "../lib/sys/libc.ts";
+import { killArgs, runArgs, runtimeMessage, startFailureCode } from "../runtime/oci.ts";
+import { mknod, reapChild } from "../lib/sys/libc.ts";
+import { needsHelper, networkReadyPath } from "../lib/network/plan.ts";
 import { bootId, processStartTime } from "../lib/sys/proc.ts";
 import type { ShimConfig } from "./config.ts";
 import type { Conn } from "./conn.ts";
@@ -62,6 +63,43 @@ export function ptyClosed(): { closed: Promise<void>; done: () => void } {
  * kernel sends it to the pty's foreground process group; send it as well,
  * so a resize never depends on who holds the terminal.
  */
+const S_IFIFO = 0o010000;
+
+/**
+ * The FIFO the container's createRuntime hook reads (networkReadyPath): held
+ * open read-write here, so neither side ever blocks on opening it, and what
+ * is written waits in it until the hook reads.
+ */
+class NetworkReady {
+  readonly #fd: number;
+
+  constructor(path: string) {
+    rmSync(path, { force: true });
+    mknod(path, S_IFIFO | 0o600, 0n);
+    this.#fd = openSync(path, constants.O_RDWR | constants.O_NONBLOCK);
+  }
+
+  /** Drops an answer no hook read (a start that failed before its hook ran). */
+  reset(): void {
+    const buf = Buffer.alloc(64);
+    try {
+      while (readSync(this.#fd, buf, 0, buf.length, null) > 0) {
+        // drained
+      }
+    } catch {
+      // EAGAIN: empty
+    }
+  }
+
+  tell(ok: boolean): void {
+    try {
+      writeSync(this.#fd, ok ? "ok\n" : "no\n");
+    } catch {
+      // the hook has a timeout
+    }
+  }
+}
+
 export function tellResized(runtime: Subprocess | undefined): void {
   if (!runtime || runtime.exitCode !== null || runtime.signalCode !== null) return;
   try {
@@ -106,6 +144,7 @@ export class Container {
   readonly #exitWaiters: ((code: number) => void)[] = [];
   readonly #attachWaiters: (() => void)[] = [];
   #attachedOnce = false;
+  #networkReady: NetworkReady | undefined;
   /** Set once the exit was told: late clients get it at once. */
   #notifiedCode: number | undefined;
   readonly execTerminals = new Map<string, Terminal>();
@@ -143,10 +182,21 @@ export class Container {
     const pidFile = join(cfg.runDir, "pid");
     rmSync(pidFile, { force: true });
     this.#log ??= new JsonFileLog(cfg.logPath, { maxSize: cfg.logMaxSize, maxFiles: cfg.logMaxFiles });
+    // The runtime's hook waits on the FIFO while it creates the container (see networkReadyPath).
+    const gate = opts.gate ?? Promise.resolve();
+    if (needsHelper(cfg.network)) {
+      this.#networkReady ??= new NetworkReady(networkReadyPath(cfg.runDir));
+      const ready = this.#networkReady;
+      ready.reset();
+      void gate.then(
+        () => ready.tell(true),
+        () => ready.tell(false),
+      );
+    }
     if (cfg.tty) {
-      await opts.gate;
+      await gate;
       await this.#startWithTerminal(pidFile);
-    } else await this.#startWithPipes(pidFile, opts.gate);
+    } else await this.#startWithPipes(pidFile, gate);
     trace("shim: runtime started the container");
     this.status = "running";
     this.startedAt = Date.now();
@@ -166,14 +216,11 @@ export class Container {
     });
   }
 
-  async #startWithPipes(pidFile: string, gate?: Promise<unknown>): Promise<void> {
+  async #startWithPipes(pidFile: string, gate: Promise<unknown>): Promise<void> {
     const cfg = this.#cfg;
     const fds = listenFdList(cfg);
     const stdin = cfg.openStdin ? stdinFifo(cfg.runDir) : undefined;
-    // With a gate: create now, start once the gate opened; else one `run --detach`.
-    const argv = gate
-      ? createArgs(cfg.runtime, cfg.id, { bundle: cfg.bundle, pidFile, preserveFds: fds.length })
-      : runArgs(cfg.runtime, cfg.id, { bundle: cfg.bundle, pidFile, detach: true, preserveFds: fds.length });
+    const argv = runArgs(cfg.runtime, cfg.id, { bundle: cfg.bundle, pidFile, detach: true, preserveFds: fds.length });
     const proc = Bun.spawn(argv, {
       cwd: cfg.bundle,
       stdio: [stdin?.readFd ?? "ignore", "pipe", "pipe", ...fds],
@@ -187,20 +234,16 @@ export class Container {
     this.outputDone = Promise.all(pumps);
     const code = await proc.exited;
     if (code !== 0) {
+      // The network's failure is the story (the hook then failed the runtime too).
+      const gateError = await gate.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      if (gateError) throw gateError;
       // runc shares the container's stderr: what it wrote is its error.
       await Promise.race([this.outputDone, Bun.sleep(200)]);
       const message = runtimeMessage(this.#heldText()) || `${cfg.runtime.name} exited with status ${code}`;
-      await gate?.catch(() => {});
       throw new StartError(message, startFailureCode(message));
-    }
-    if (gate) {
-      await gate;
-      const s = Bun.spawn(startArgs(cfg.runtime, cfg.id), { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
-      const [sc, serr] = await Promise.all([s.exited, new Response(s.stderr).text()]);
-      if (sc !== 0) {
-        const message = runtimeMessage(serr) || `${cfg.runtime.name} start exited with status ${sc}`;
-        throw new StartError(message, startFailureCode(message));
-      }
     }
     this.pid = Number(readFileSync(pidFile, "utf8").trim());
     this.#release();

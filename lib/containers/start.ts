@@ -26,6 +26,7 @@ import { assertCan, liveState, readState, waitProcessGone, writeState } from "./
 import { applyUnitSpec, shimUnitConfig, unitSpawnFds, type UnitStart } from "../systemd/unit-start.ts";
 import type { OciSpec } from "../oci/types.ts";
 import { resourcesForStart } from "./cgroups.ts";
+import { needsHelper, networkReadyHook } from "../network/plan.ts";
 import { launchShim, type EarlyShim, type ShimProcess } from "./shim-process.ts";
 
 /** A start that failed in the container's command: carries Docker's exit status (125, 126, 127). */
@@ -230,7 +231,10 @@ export async function startContainer(ctx: Context, record: ContainerRecord, opts
     trace("start: locked");
     const net = await setUpNetworkPlan(ctx, record, dir);
     const unit = shimUnitConfig(record.options.sdNotify, opts.unit, { runDir: dir, firstFd: record.rootless && net.joinUserns === undefined ? 4 : 3 });
-    const { bundle, rootfs } = writeBundle(ctx, record, dir, net, (spec) => applyUnitSpec(spec, unit, opts.unit));
+    const { bundle, rootfs } = writeBundle(ctx, record, dir, net, (spec) => {
+      applyUnitSpec(spec, unit, opts.unit);
+      if (needsHelper(net.plan)) spec.hooks = { ...spec.hooks, createRuntime: [...(spec.hooks?.createRuntime ?? []), networkReadyHook(dir)] };
+    });
     trace("start: bundle written");
     const o = record.options;
     const healthcheck = effectiveHealthcheck(record.imageConfig, o);

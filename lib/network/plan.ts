@@ -33,6 +33,26 @@ function portSpec(b: PortBinding): string {
 }
 
 /** pasta's forwarding flags: -t/-u lists, or "none" so it forwards nothing unasked. */
+/** Plans whose helper (pasta, slirp4netns, a user network's veth) must be up before the container's process runs. */
+export function needsHelper(plan: NetworkPlan): boolean {
+  return plan.mode === "pasta" || plan.mode === "slirp4netns" || plan.mode === "netns";
+}
+
+/**
+ * The gate between the two: a FIFO in the run directory that the
+ * container's createRuntime hook (networkReadyHook) reads while the runtime
+ * creates the container; the shim writes "ok" into it once the helper is up,
+ * "no" if it failed. One `runtime run` then does what create, a wait and
+ * start did (a runtime process less: 6-8 ms).
+ */
+export function networkReadyPath(runDir: string): string {
+  return join(runDir, "net-ready");
+}
+
+export function networkReadyHook(runDir: string): { path: string; args: string[]; timeout: number } {
+  return { path: "/bin/sh", args: ["sh", "-c", 'read -r ok < "$1" && [ "$ok" = ok ]', "sh", networkReadyPath(runDir)], timeout: 120 };
+}
+
 export function pastaPortArgs(ports: PortBinding[]): string[] {
   const tcp = ports.filter((p) => p.protocol === "tcp").map(portSpec);
   const udp = ports.filter((p) => p.protocol === "udp").map(portSpec);

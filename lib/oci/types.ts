@@ -98,6 +98,14 @@ export interface OciLinux {
   seccomp?: OciSeccomp;
 }
 
+export interface OciHook {
+  path: string;
+  args?: string[];
+  env?: string[];
+  /** Seconds before the runtime kills it (and fails the container). */
+  timeout?: number;
+}
+
 export interface OciSpec {
   ociVersion: string;
   process: OciProcess;
@@ -106,5 +114,7 @@ export interface OciSpec {
   domainname?: string;
   mounts: OciMount[];
   linux: OciLinux;
+  /** createRuntime hooks run in the runtime's namespaces once the container's exist, before its process runs. */
+  hooks?: { createRuntime?: OciHook[] };
   annotations?: Record<string, string>;
 }

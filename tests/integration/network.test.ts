@@ -6,13 +6,16 @@
  * Only loopback and namespaces the containers make are used.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readdirSync } from "node:fs";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { containerFixture, containerSkipReason, until, type ContainerFixture } from "../helpers/containers.ts";
 
 const skip = containerSkipReason();
 if (skip) console.warn(`skipping network tests: ${skip}`);
 
 let fx: ContainerFixture;
+
+const slirp = Bun.which("slirp4netns");
 
 /** A port nobody listens on now (the kernel's pick, released). */
 function freePort(): number {
@@ -70,6 +73,18 @@ describe.skipIf(skip !== undefined)("network", () => {
     await fx.env.ok(["rm", "-f", "web"]);
     // Stopped with its container: nothing answers any more.
     expect(await fetchWhenUp(`http://127.0.0.1:${port}/`, 300)).toBeUndefined();
+  });
+
+  test.skipIf(slirp === null)("the network is up when the container's first instruction runs, even behind a slow helper", async () => {
+    // A slirp4netns that takes a second to start: the runtime must hold the
+    // container's process until it is up, or its first command finds no address.
+    const bin = join(fx.work, "slow-bin");
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, "slirp4netns"), `#!/bin/sh\nsleep 1\nexec ${slirp} "$@"\n`, { mode: 0o755 });
+    const env = { PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}` };
+    const r = await fx.env.run(["run", "--rm", "--network", "slirp4netns", fx.image, "ip", "-4", "-o", "addr", "show", "scope", "global"], { env });
+    expect([r.code, r.stderr]).toEqual([0, ""]);
+    expect(r.stdout).toMatch(/inet 10\.0\.2\.\d+\//);
   });
 
   test("a host port in use is one clear error (125) and the container never runs", async () => {

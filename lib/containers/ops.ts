@@ -152,12 +152,16 @@ export async function stopContainer(
   return true;
 }
 
-/** After the shim reported an exit, its state write follows within moments. */
+/**
+ * After the shim reported an exit, its state write follows within moments.
+ * A container stopped between two runs of its restart policy reads
+ * "restarting" until the shim leaves its back-off and records the exit.
+ */
 async function waitExitRecorded(ctx: Context, record: ContainerRecord, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     const s = readState(ctx.containers.dir(record.id));
-    if (s.status !== "running" && s.status !== "paused") return;
+    if (s.status !== "running" && s.status !== "paused" && s.status !== "restarting") return;
     await Bun.sleep(5);
   }
 }

@@ -9,11 +9,11 @@
  * the foreground under a pty that the shim owns and proxies the container's
  * own pty; its exit status is the container's.
  */
-import { closeSync, constants, existsSync, openSync, readFileSync, readSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { FileSink, Subprocess, Terminal } from "bun";
 import { killArgs, runArgs, runtimeMessage, startFailureCode } from "../runtime/oci.ts";
-import { mknod, reapChild } from "../lib/sys/libc.ts";
+import { reapChild } from "../lib/sys/libc.ts";
 import { needsHelper, networkReadyPath } from "../lib/network/plan.ts";
 import { bootId, processStartTime } from "../lib/sys/proc.ts";
 import type { ShimConfig } from "./config.ts";
@@ -24,90 +24,8 @@ import { patchState } from "./state.ts";
 import { StartError } from "./errors.ts";
 import { trace } from "../lib/trace.ts";
 import { listenFdList } from "./notify.ts";
-
-/**
- * The container's stdin for `-i` without a terminal: a FIFO in the run
- * directory. Bun closes a subprocess's stdin pipe when the subprocess exits,
- * and `runc run --detach` exits at once, handing the pipe to the container;
- * a FIFO's write end is ours for as long as the container lives. Opening it
- * read-write first means neither open waits for the other side.
- */
-function stdinFifo(runDir: string): { readFd: number; writer: FileSink } {
-  const path = join(runDir, "stdin");
-  rmSync(path, { force: true });
-  const mk = Bun.spawnSync(["mkfifo", "-m", "600", path], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
-  if (mk.exitCode !== 0) throw new StartError(`mkfifo ${path}: ${mk.stderr.toString().trim()}`, 125);
-  const both = openSync(path, "r+");
-  try {
-    const readFd = openSync(path, "r");
-    return { readFd, writer: Bun.file(path).writer() };
-  } finally {
-    closeSync(both);
-  }
-}
-
-/** Longest wait for a pty's EOF after its process exited (output still in flight). */
-export const PTY_DRAIN_MS = 2000;
-
-/** A promise settled by a spawn's `terminal.exit` callback (EOF on the pty). */
-export function ptyClosed(): { closed: Promise<void>; done: () => void } {
-  let done!: () => void;
-  const closed = new Promise<void>((r) => {
-    done = r;
-  });
-  return { closed, done };
-}
-
-/**
- * runc (and crun) copy their pty's size to the container's on SIGWINCH. The
- * kernel sends it to the pty's foreground process group; send it as well,
- * so a resize never depends on who holds the terminal.
- */
-const S_IFIFO = 0o010000;
-
-/**
- * The FIFO the container's createRuntime hook reads (networkReadyPath): held
- * open read-write here, so neither side ever blocks on opening it, and what
- * is written waits in it until the hook reads.
- */
-class NetworkReady {
-  readonly #fd: number;
-
-  constructor(path: string) {
-    rmSync(path, { force: true });
-    mknod(path, S_IFIFO | 0o600, 0n);
-    this.#fd = openSync(path, constants.O_RDWR | constants.O_NONBLOCK);
-  }
-
-  /** Drops an answer no hook read (a start that failed before its hook ran). */
-  reset(): void {
-    const buf = Buffer.alloc(64);
-    try {
-      while (readSync(this.#fd, buf, 0, buf.length, null) > 0) {
-        // drained
-      }
-    } catch {
-      // EAGAIN: empty
-    }
-  }
-
-  tell(ok: boolean): void {
-    try {
-      writeSync(this.#fd, ok ? "ok\n" : "no\n");
-    } catch {
-      // the hook has a timeout
-    }
-  }
-}
-
-export function tellResized(runtime: Subprocess | undefined): void {
-  if (!runtime || runtime.exitCode !== null || runtime.signalCode !== null) return;
-  try {
-    runtime.kill("SIGWINCH");
-  } catch {
-    // exited meanwhile
-  }
-}
+import { NetworkReady, stdinFifo } from "./fifos.ts";
+import { ptyClosed, PTY_DRAIN_MS, tellResized } from "./terminal.ts";
 
 interface Client {
   conn: Conn;

@@ -10,7 +10,8 @@ import type { FileSink, Terminal } from "bun";
 import { execArgs, runtimeMessage, startFailureCode } from "../runtime/oci.ts";
 import type { ShimConfig } from "./config.ts";
 import type { Conn } from "./conn.ts";
-import { ptyClosed, PTY_DRAIN_MS, tellResized, type Container } from "./container.ts";
+import type { Container } from "./container.ts";
+import { ptyClosed, PTY_DRAIN_MS, tellResized } from "./terminal.ts";
 import { FRAME, type ShimRequest } from "./protocol.ts";
 
 type ExecRequest = Extract<ShimRequest, { op: "exec" }>;

@@ -16,7 +16,6 @@ import { findVerb } from "./verb.ts";
 /** Every top-level verb, in help order. */
 const VERBS: Record<string, (program: Command) => void> = { ...containerVerbs, ...imageVerbs, ...networkVerbs, ...volumeVerbs, ...systemdVerbs, ...kubeVerbs, ...systemVerbs };
 
-export { findVerb };
 
 /**
  * Builds the program. With `argv`, only the verb being run is registered:

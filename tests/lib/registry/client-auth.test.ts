@@ -19,6 +19,15 @@ afterAll(() => scratch.remove());
 const anonymous = (): CredentialStore => scratch.anonymous();
 const storeFor = (reg: TestRegistry, password?: string): CredentialStore => scratch.storeFor(reg, password);
 
+/** `login`'s check: the right password passes, a wrong one is Unauthorized in one line (either auth scheme). */
+async function expectCheckLogin(reg: TestRegistry): Promise<void> {
+  const client = new RegistryClient({ credentials: anonymous() });
+  await client.checkLogin(reg.host, { username: reg.username ?? "", password: reg.password ?? "" });
+  const e = await caught(client.checkLogin(reg.host, { username: reg.username ?? "", password: "nope" }));
+  expect(e.kind).toBe("Unauthorized");
+  expect(e.message).toBe(`${reg.host}: invalid username or password`);
+}
+
 describe.skipIf(skipReason !== undefined)("registry with htpasswd (basic) auth", () => {
   let reg: TestRegistry;
   let repo: RepositoryRef;
@@ -54,11 +63,7 @@ describe.skipIf(skipReason !== undefined)("registry with htpasswd (basic) auth",
   });
 
   test("checkLogin", async () => {
-    const client = new RegistryClient({ credentials: anonymous() });
-    await client.checkLogin(reg.host, { username: reg.username ?? "", password: reg.password ?? "" });
-    const e = await caught(client.checkLogin(reg.host, { username: reg.username ?? "", password: "nope" }));
-    expect(e.kind).toBe("Unauthorized");
-    expect(e.message).toBe(`${reg.host}: invalid username or password`);
+    await expectCheckLogin(reg);
   });
 
   test("redirects: credentials kept on the same origin, dropped for another", async () => {
@@ -160,10 +165,6 @@ describe.skipIf(skipReason !== undefined)("registry with token auth", () => {
   });
 
   test("checkLogin", async () => {
-    const client = new RegistryClient({ credentials: anonymous() });
-    await client.checkLogin(reg.host, { username: reg.username ?? "", password: reg.password ?? "" });
-    const e = await caught(client.checkLogin(reg.host, { username: reg.username ?? "", password: "nope" }));
-    expect(e.kind).toBe("Unauthorized");
-    expect(e.message).toBe(`${reg.host}: invalid username or password`);
+    await expectCheckLogin(reg);
   });
 });

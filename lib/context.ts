@@ -12,10 +12,13 @@ import { SnapshotStore } from "./snapshots/store.ts";
 import { InProcessExecutor, UserNamespaceExecutor, type NamespaceExecutor } from "../runtime/nsexec.ts";
 import { rootlessConfig, type UserNamespaceConfig } from "../runtime/userns.ts";
 import { insideSkiffUnshare } from "../runtime/userns-child.ts";
+import type { SnapshotDriver } from "../runtime/probe.ts";
 
 export interface GlobalOptions {
   root?: string | undefined;
   runroot?: string | undefined;
+  /** `--storage-driver` / SKIFF_STORAGE_DRIVER: overrides config.json's storageDriver. */
+  storageDriver?: SnapshotDriver | undefined;
 }
 
 export class Context {
@@ -28,6 +31,7 @@ export class Context {
   #executor: NamespaceExecutor | undefined;
   #userns: UserNamespaceConfig | undefined;
   readonly #insideUserns: boolean;
+  #driverChoice: { driver: SnapshotDriver; reason: string } | undefined;
 
   constructor(opts: GlobalOptions = {}) {
     const uid = process.getuid?.() ?? 0;
@@ -42,10 +46,17 @@ export class Context {
       ...(this.#insideUserns ? { rootless: true } : {}),
     });
     this.config = loadConfig(this.paths.configDir);
+    if (opts.storageDriver) this.#driverChoice = { driver: opts.storageDriver, reason: "chosen with --storage-driver (or SKIFF_STORAGE_DRIVER)" };
+    else if (this.config.storageDriver) this.#driverChoice = { driver: this.config.storageDriver, reason: "set in config.json (storageDriver)" };
     this.content = new ContentStore(this.paths);
     this.images = new ImageStore(this.paths);
     this.snapshots = new SnapshotStore(this.paths, (p) => this.executor.remove(p));
     this.containers = new ContainerStore(this.paths.containers);
+  }
+
+  /** The snapshot driver the user chose, if any (otherwise probeDriver detects one). */
+  get driverChoice(): { driver: SnapshotDriver; reason: string } | undefined {
+    return this.#driverChoice;
   }
 
   get rootless(): boolean {

@@ -96,6 +96,11 @@ export async function nsHelperMain(argv: string[]): Promise<number> {
         send({ ok: true, result });
         return 0;
       }
+      case "changes": {
+        const { changesOf } = await import("../lib/containers/upper-changes.ts");
+        send({ ok: true, result: changesOf(args as unknown as import("../lib/containers/upper-changes.ts").ChangesRequest) });
+        return 0;
+      }
       case "cp": {
         // Data on stdin/stdout, messages on stderr (lib/containers/cp-helper.ts).
         const { cpHelperMain } = await import("../lib/containers/cp-helper.ts");
@@ -104,7 +109,7 @@ export async function nsHelperMain(argv: string[]): Promise<number> {
       case "commit-layer": {
         // Data on stdout, the outcome on stderr (lib/images/commit-layer.ts).
         const { commitLayerMain } = await import("../lib/images/commit-layer.ts");
-        return commitLayerMain(args as { upper: string });
+        return commitLayerMain(args as { upper: string; lowers?: string[] });
       }
       case "exec": {
         // Interactive: stdio belongs to the command, so no JSON messages.

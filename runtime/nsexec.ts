@@ -11,6 +11,7 @@ import { errnoCode, SkiffError, type ErrorKind } from "../lib/errors.ts";
 import type { PendingFixups } from "../lib/layers/pending.ts";
 import type { UnpackResult } from "../lib/layers/unpack.ts";
 import type { CopyUpRequest, CopyUpResult } from "../lib/volumes/copyup.ts";
+import type { Change, ChangesRequest } from "../lib/containers/upper-changes.ts";
 import { highestMappedId, selfCommand, spawnInUserNamespace, type UserNamespaceConfig } from "./userns.ts";
 
 export interface UnpackRequest {
@@ -30,6 +31,8 @@ export interface NamespaceExecutor {
   remove(paths: string[]): Promise<void>;
   /** Copies an image directory into an empty volume with its owners (lib/volumes/copyup.ts). */
   copyUp(req: CopyUpRequest, onWarning?: (m: string) => void): Promise<CopyUpResult>;
+  /** What a container changed in its root filesystem, read where every file is readable (lib/containers/upper-changes.ts). */
+  changes(req: ChangesRequest): Promise<Change[]>;
   /**
    * Starts `count` more helpers ahead of need (rootless; at most a few wait
    * at once), so their start-up overlaps other work; each operation takes
@@ -71,6 +74,11 @@ export class InProcessExecutor implements NamespaceExecutor {
   async copyUp(req: CopyUpRequest, onWarning?: (m: string) => void): Promise<CopyUpResult> {
     const { copyUp } = await import("../lib/volumes/copyup.ts");
     return copyUp(req, { chown: true, ...(onWarning ? { onWarning } : {}) });
+  }
+
+  async changes(req: ChangesRequest): Promise<Change[]> {
+    const { changesOf } = await import("../lib/containers/upper-changes.ts");
+    return changesOf(req);
   }
 }
 
@@ -181,6 +189,10 @@ export class UserNamespaceExecutor implements NamespaceExecutor {
 
   async copyUp(req: CopyUpRequest, onWarning?: (m: string) => void): Promise<CopyUpResult> {
     return (await this.#run("copyup", req, undefined, onWarning)) as CopyUpResult;
+  }
+
+  async changes(req: ChangesRequest): Promise<Change[]> {
+    return (await this.#run("changes", req)) as Change[];
   }
 
   async #run(op: string, args: unknown, input?: ReadableStream<Uint8Array>, onWarning?: (m: string) => void): Promise<unknown> {

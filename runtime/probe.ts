@@ -79,10 +79,11 @@ export async function probeDriver(opts: {
   runRoot: string;
   scratch: string;
   rootless: boolean;
-  configured?: SnapshotDriver | undefined;
+  /** The user's choice, and where it was made. */
+  configured?: { driver: SnapshotDriver; reason: string } | undefined;
 }): Promise<DriverProbe> {
   const kernel = kernelRelease();
-  if (opts.configured) return { driver: opts.configured, reason: "set in config.json (storageDriver)", kernel };
+  if (opts.configured) return { ...opts.configured, kernel };
   const cache = join(opts.runRoot, "driver.json");
   try {
     const cached = readJsonFile(cache, probeSchema);

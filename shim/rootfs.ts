@@ -1,11 +1,12 @@
 /**
  * Mounting the container's root filesystem inside the shim's own mount
  * namespace: kernel overlayfs (userxattr, so it works in a user namespace),
- * fuse-overlayfs, or a plain copy that needs no mount. Nothing here is
+ * fuse-overlayfs, or a bind mount of the container's full copy of the image
+ * (the copy driver, lib/containers/create.ts). Nothing here is
  * visible on the host, and the mounts vanish with the namespace.
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { mount, umount, MNT_DETACH, MS_NODEV, MS_NOSUID } from "../lib/sys/libc.ts";
+import { mount, umount, MNT_DETACH, MS_BIND, MS_NODEV, MS_NOSUID, MS_REC } from "../lib/sys/libc.ts";
 import type { ShimConfig } from "./config.ts";
 
 /** Overlay options with lower layers relative to cwd (the snapshots dir), to stay under a page. */
@@ -31,7 +32,10 @@ function hideUnifiedCgroup(cfg: ShimConfig): void {
 export async function mountRootfs(cfg: ShimConfig): Promise<void> {
   mkdirSync(cfg.rootfs, { recursive: true });
   hideUnifiedCgroup(cfg);
-  if (cfg.driver === "copy") return;
+  if (cfg.driver === "copy") {
+    mount(cfg.upperDir, cfg.rootfs, "", MS_BIND | MS_REC);
+    return;
+  }
   const empty = `${cfg.runDir}/empty`;
   if (cfg.lowerDirs.length === 0) mkdirSync(empty, { recursive: true });
   process.chdir(cfg.snapshotsDir);
@@ -49,7 +53,6 @@ export async function mountRootfs(cfg: ShimConfig): Promise<void> {
 }
 
 export async function unmountRootfs(cfg: ShimConfig): Promise<void> {
-  if (cfg.driver === "copy") return;
   try {
     if (cfg.driver === "fuse-overlayfs") {
       const p = Bun.spawn(["fusermount3", "-u", cfg.rootfs], { stdin: "ignore", stdout: "ignore", stderr: "ignore" });

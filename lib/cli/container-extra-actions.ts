@@ -1,5 +1,5 @@
 /**
- * top, rename, cp, container prune and port once their flags are parsed:
+ * top, rename, cp, container prune, diff and port once their flags are parsed:
  * call the engine, print like Docker.
  */
 import type { Context } from "../context.ts";
@@ -80,6 +80,65 @@ export async function containerPruneCommand(ctx: Context, opts: { force?: boolea
 }
 
 /** `port CONTAINER [PRIVATE_PORT[/PROTO]]`. Only a running container has published ports, as in Docker. */
+export interface CommitFlags {
+  author?: string;
+  message?: string;
+  change?: string[];
+  pause?: boolean;
+}
+
+/** `commit CONTAINER [REPOSITORY[:TAG]]`: prints the new image's id, as Docker. */
+export async function commitCommand(ctx: Context, name: string, reference: string | undefined, flags: CommitFlags): Promise<void> {
+  const { commitContainer } = await import("../images/commit.ts");
+  const img = await commitContainer(ctx, ctx.containers.resolve(name), {
+    ...(reference ? { reference } : {}),
+    ...(flags.author ? { author: flags.author } : {}),
+    ...(flags.message ? { comment: flags.message } : {}),
+    changes: (flags.change ?? []).flatMap((c) => c.split("\n")).filter((c) => c.trim() !== ""),
+  });
+  writeStdout(`${img.id}\n`);
+}
+
+/** `export CONTAINER`: the stopped container's root filesystem as a tar, to stdout or `-o FILE` (written whole, then renamed). */
+export async function exportCommand(ctx: Context, name: string, flags: { output?: string }): Promise<void> {
+  const record = ctx.containers.resolve(name);
+  const s = currentState(ctx, record).status;
+  if (s === "running" || s === "paused") throw new SkiffError("Conflict", `exporting a running container is not supported: stop ${record.name} first`);
+  if (!flags.output && process.stdout.isTTY) throw new SkiffError("InvalidArgument", "cowardly refusing to save to a terminal. Use the -o flag or redirect");
+  const { copyFromContainer } = await import("../containers/cp.ts");
+  const { closeSync, openSync, renameSync, rmSync, writeSync } = await import("node:fs");
+  const tmp = flags.output ? `${flags.output}.skiff-${process.pid}.tmp` : undefined;
+  const fd = tmp ? openSync(tmp, "wx", 0o644) : 1;
+  try {
+    await copyFromContainer(ctx, record, {
+      src: "/.",
+      dest: "-",
+      label: name,
+      output: (chunk) => {
+        if (!tmp) return writeStdout(chunk);
+        for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off, chunk.length - off);
+      },
+    });
+    if (tmp) {
+      closeSync(fd);
+      renameSync(tmp, flags.output as string);
+    }
+  } catch (e) {
+    if (tmp) {
+      closeSync(fd);
+      rmSync(tmp, { force: true });
+    }
+    throw e;
+  }
+}
+
+/** `diff CONTAINER`: one `C|A|D /path` line per change, as `docker diff` prints. */
+export async function diffCommand(ctx: Context, name: string): Promise<void> {
+  const { containerChanges, CHANGE_LETTER } = await import("../containers/upper-changes.ts");
+  const changes = await containerChanges(ctx, ctx.containers.resolve(name));
+  if (changes.length > 0) writeStdout(changes.map((c) => `${CHANGE_LETTER[c.Kind]} ${c.Path}\n`).join(""));
+}
+
 export async function portCommand(ctx: Context, name: string, port: string | undefined): Promise<void> {
   const { formatPorts } = await import("../containers/ports.ts");
   const record = ctx.containers.resolve(name);

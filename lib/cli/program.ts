@@ -12,6 +12,7 @@ import { systemdVerbs } from "./commands/systemd.ts";
 import { kubeVerbs } from "./commands/kube.ts";
 import { VERSION } from "../version.ts";
 import { findVerb } from "./verb.ts";
+import type { GlobalOptions } from "../context.ts";
 
 /** Every top-level verb, in help order. */
 const VERBS: Record<string, (program: Command) => void> = { ...containerVerbs, ...imageVerbs, ...networkVerbs, ...volumeVerbs, ...systemdVerbs, ...kubeVerbs, ...systemVerbs };
@@ -28,6 +29,7 @@ export function buildProgram(argv?: string[], configure?: (program: Command) => 
     .version(VERSION, "-v, --version", "print the version and exit")
     .addOption(new Option("--root <dir>", "storage root (images, containers, volumes)").env("SKIFF_ROOT"))
     .addOption(new Option("--runroot <dir>", "volatile state directory").env("SKIFF_RUNROOT"))
+    .addOption(new Option("--storage-driver <driver>", "snapshot driver for new containers").choices(["overlay", "fuse-overlayfs", "copy"]).env("SKIFF_STORAGE_DRIVER"))
     .addOption(new Option("--log-level <level>", "log level").choices(["debug", "info", "warn", "error"]).default("warn"))
     .enablePositionalOptions()
     .showSuggestionAfterError(true)
@@ -42,9 +44,9 @@ export function buildProgram(argv?: string[], configure?: (program: Command) => 
 }
 
 /** Global options seen from a subcommand. */
-export function globalOptions(cmd: Command): { root?: string; runroot?: string } {
-  const o = cmd.optsWithGlobals() as { root?: string; runroot?: string };
-  return { ...(o.root ? { root: o.root } : {}), ...(o.runroot ? { runroot: o.runroot } : {}) };
+export function globalOptions(cmd: Command): GlobalOptions {
+  const o = cmd.optsWithGlobals() as GlobalOptions;
+  return { ...(o.root ? { root: o.root } : {}), ...(o.runroot ? { runroot: o.runroot } : {}), ...(o.storageDriver ? { storageDriver: o.storageDriver } : {}) };
 }
 
 export async function contextFor(cmd: Command): Promise<import("../context.ts").Context> {

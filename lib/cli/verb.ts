@@ -4,7 +4,7 @@
  */
 
 /** Global options that take a value, to find the verb in argv. */
-const VALUED_GLOBALS = new Set(["--root", "--runroot", "--log-level"]);
+const VALUED_GLOBALS = new Set(["--root", "--runroot", "--storage-driver", "--log-level"]);
 
 /** The first positional word of argv (after node/binary), skipping global options. */
 export function findVerb(args: string[]): string | undefined {

@@ -79,8 +79,11 @@ function writeAll(fd: number, chunk: Uint8Array): void {
 /** Mounts a stopped container's overlay on root.mountpoint, as the shim does (shim/rootfs.ts). */
 async function mountOverlay(root: Extract<CpRoot, { kind: "overlay" }>): Promise<void> {
   const { overlayOptions } = await import("../../shim/rootfs.ts");
-  const { mount } = await import("../sys/libc.ts");
-  if (root.driver === "copy") throw new SkiffError("FailedPrecondition", "the copy storage driver is not supported by cp");
+  const { mount, MS_BIND, MS_REC } = await import("../sys/libc.ts");
+  if (root.driver === "copy") {
+    mount(root.upperDir, root.mountpoint, "", MS_BIND | MS_REC);
+    return;
+  }
   const empty = `${root.scratch}/empty`;
   if (root.lowerDirs.length === 0) mkdirSync(empty, { recursive: true });
   // Lower dirs are relative to the snapshots dir, to keep the options under a page.

@@ -87,11 +87,8 @@ export async function createContainer(ctx: Context, req: CreateRequest): Promise
     runRoot: ctx.paths.runRoot,
     scratch: ctx.paths.tmp,
     rootless: ctx.rootless,
-    configured: ctx.config.storageDriver,
+    configured: ctx.driverChoice,
   });
-  if (driver.driver === "copy") {
-    throw new SkiffError("FailedPrecondition", `no usable overlay filesystem (${driver.reason}); the copy driver is not available yet`);
-  }
   const store = ctx.containers;
   // The directory first: it tells others that the name's owner is alive (see ContainerStore.reserveName).
   mkdirSync(store.dir(id), { recursive: true, mode: 0o700 });
@@ -135,6 +132,7 @@ export async function createContainer(ctx: Context, req: CreateRequest): Promise
     mkdirSync(join(dir, "upper"));
     chmodSync(join(dir, "upper"), rootMode);
     mkdirSync(join(dir, "work"), { mode: 0o700 });
+    if (driver.driver === "copy") await copyImage(ctx, record, warn);
     await vols.copyUpVolumes(ctx, record, { onWarning: (m) => process.stderr.write(`WARNING: ${m}\n`) });
     writeState(dir, { ...emptyState(), status: "created" });
     delete record.incomplete;
@@ -143,10 +141,28 @@ export async function createContainer(ctx: Context, req: CreateRequest): Promise
     return record;
   } catch (e) {
     store.releaseName(name, id);
-    store.removeDir(id);
+    try {
+      store.removeDir(id);
+    } catch {
+      // Rootless, a half-made copy belongs to the namespace's ids.
+      await ctx.executor.remove([store.dir(id)]).catch(() => {});
+    }
     await vols.discardPreparedVolumes(ctx, options, { containerId: id }).catch(() => {});
     throw e;
   }
+}
+
+/**
+ * The copy driver: the container's upper directory becomes a full copy of
+ * the image's merged layers (owners, modes, times, xattrs, hardlinks), made
+ * where container owners can be given (in the user namespace rootless). The
+ * shim bind-mounts it as the root filesystem.
+ */
+async function copyImage(ctx: Context, record: ContainerRecord, warn: (m: string) => void): Promise<void> {
+  const { imageLayerDirs } = await import("./rootfs.ts");
+  const upper = join(ctx.containers.dir(record.id), "upper");
+  await ctx.executor.copyUp({ layers: imageLayerDirs(ctx, record), target: "/", dest: upper }, warn);
+  trace("create: image copied");
 }
 
 export function emptyState(): import("./state.ts").ContainerState {

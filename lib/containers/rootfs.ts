@@ -10,10 +10,20 @@ import type { Context } from "../context.ts";
 import type { Digest } from "../digest.ts";
 import type { ContainerRecord } from "./record.ts";
 
-/** Layer directories of a container, top-most first: its upper dir, then the image's. */
+/** The image's layer directories, top-most first. */
+export function imageLayerDirs(ctx: Context, record: ContainerRecord): string[] {
+  return [...record.image.chainIds].reverse().map((c) => ctx.snapshots.fsDir(c as Digest));
+}
+
+/**
+ * Layer directories of a container, top-most first: its upper dir, then the
+ * image's; with the copy driver the upper dir alone, since it is the whole
+ * root filesystem (without whiteouts, so the image's layers must not show
+ * through it).
+ */
 export function layerDirs(ctx: Context, record: ContainerRecord): string[] {
-  const lowers = [...record.image.chainIds].reverse().map((c) => ctx.snapshots.fsDir(c as Digest));
-  return [join(ctx.containers.dir(record.id), "upper"), ...lowers];
+  const upper = join(ctx.containers.dir(record.id), "upper");
+  return record.driver === "copy" ? [upper] : [upper, ...imageLayerDirs(ctx, record)];
 }
 
 /** The file's text as the container would see it, or undefined. Small files only. */

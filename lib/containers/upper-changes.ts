@@ -11,6 +11,10 @@
 import { lstatSync, readdirSync, statSync, type Stats } from "node:fs";
 import { join } from "node:path";
 import { isOpaque } from "../layers/xattrs.ts";
+import type { Context } from "../context.ts";
+import { copyDiff } from "./copy-diff.ts";
+import type { ContainerRecord } from "./record.ts";
+import { imageLayerDirs } from "./rootfs.ts";
 
 export type ChangeKind = 0 | 1 | 2;
 export const CHANGE = { modified: 0, added: 1, deleted: 2 } as const;
@@ -86,3 +90,55 @@ export function upperChanges(upper: string, lowers: readonly string[]): Change[]
   walk("");
   return changes;
 }
+
+/**
+ * Changes of a copy-driver container, whose `upper` is its whole root
+ * filesystem (copy-diff.ts), in the same order and with the same parent
+ * rule as upperChanges.
+ */
+export function copyChanges(upper: string, lowers: readonly string[]): Change[] {
+  const changes: Change[] = [];
+  const listed = new Set<string>();
+  const push = (rel: string, kind: ChangeKind): void => {
+    const path = `/${rel}`;
+    if (kind !== CHANGE.modified) {
+      const parent = path.slice(0, path.lastIndexOf("/")) || "/";
+      if (parent !== "/" && !listed.has(parent)) {
+        changes.push({ Path: parent, Kind: CHANGE.modified });
+        listed.add(parent);
+      }
+    }
+    if (listed.has(path)) return;
+    listed.add(path);
+    changes.push({ Path: path, Kind: kind });
+  };
+  for (const step of copyDiff(upper, lowers)) {
+    if (step.kind === "deleted") push(step.rel, CHANGE.deleted);
+    else if ((step.kind === "dir" || step.kind === "entry") && step.change !== "same") push(step.rel, step.change === "added" ? CHANGE.added : CHANGE.modified);
+  }
+  return changes;
+}
+
+export interface ChangesRequest {
+  upper: string;
+  /** The image's layer directories, top-most first. */
+  lowers: string[];
+  /** `upper` is a copy-driver container's whole root filesystem. */
+  copy: boolean;
+}
+
+export function changesOf(req: ChangesRequest): Change[] {
+  return req.copy ? copyChanges(req.upper, req.lowers) : upperChanges(req.upper, req.lowers);
+}
+
+/**
+ * What a container changed in its root filesystem (`diff`), for either kind
+ * of upper dir; rootless it is read inside the user namespace, where the
+ * container's private directories are readable.
+ */
+export function containerChanges(ctx: Context, record: ContainerRecord): Promise<Change[]> {
+  return ctx.executor.changes({ upper: join(ctx.containers.dir(record.id), "upper"), lowers: imageLayerDirs(ctx, record), copy: record.driver === "copy" });
+}
+
+/** Docker's one letter per kind, as `docker diff` prints them. */
+export const CHANGE_LETTER: Record<ChangeKind, string> = { 0: "C", 1: "A", 2: "D" };

@@ -255,15 +255,19 @@ export function inspectContainer(ctx: Context, v: ContainerView): Record<string,
     },
     GraphDriver: {
       Name: r.driver === "overlay" ? "overlay" : r.driver,
-      Data: {
-        LowerDir: [...r.image.chainIds]
-          .reverse()
-          .map((c) => ctx.snapshots.fsDir(c as Digest))
-          .join(":"),
-        UpperDir: join(cdir, "upper"),
-        WorkDir: join(cdir, "work"),
-        MergedDir: join(rdir, "rootfs"),
-      },
+      // The copy driver's upper dir is the whole root filesystem, over no lower dirs.
+      Data:
+        r.driver === "copy"
+          ? { UpperDir: join(cdir, "upper"), MergedDir: join(rdir, "rootfs") }
+          : {
+              LowerDir: [...r.image.chainIds]
+                .reverse()
+                .map((c) => ctx.snapshots.fsDir(c as Digest))
+                .join(":"),
+              UpperDir: join(cdir, "upper"),
+              WorkDir: join(cdir, "work"),
+              MergedDir: join(rdir, "rootfs"),
+            },
     },
     Mounts: o.mounts.map((m) => mountView(ctx, m)),
     Config: {

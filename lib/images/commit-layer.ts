@@ -18,6 +18,7 @@ import { closeSync, constants, lstatSync, openSync, readdirSync, readlinkSync, r
 import { errnoCode, toSkiffError, type ErrorKind } from "../errors.ts";
 import { isOverlayXattr, OPAQUE_XATTR } from "../layers/xattrs.ts";
 import { lgetxattr, llistxattr } from "../sys/libc.ts";
+import { copyDiff } from "../containers/copy-diff.ts";
 
 export type CommitLayerMessage = { ok: true; entries: number } | { ok: false; kind: ErrorKind; message: string };
 
@@ -169,12 +170,53 @@ function* fileContent(path: string, size: number): Generator<Uint8Array> {
   }
 }
 
+/** Hardlinks already written, by dev:ino, for one tar. */
+type LinkMap = Map<string, string>;
+
+/** One non-whiteout entry of the upper dir (a directory's header only) as tar blocks; false for a socket. */
+function* entryTar(path: string, name: string, st: Stats, links: LinkMap): Generator<Uint8Array, boolean> {
+  const base = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000), size: 0 };
+  if (st.isDirectory()) {
+    yield* encodeHeader({ ...base, name: `${name}/`, type: "5", xattrs: xattrsOf(path) });
+    return true;
+  }
+  if (st.isSymbolicLink()) {
+    yield* encodeHeader({ ...base, name, type: "2", linkname: readlinkSync(path), xattrs: xattrsOf(path) });
+    return true;
+  }
+  if (st.isFile()) {
+    if (st.nlink > 1) {
+      const key = `${st.dev}:${st.ino}`;
+      const first = links.get(key);
+      if (first !== undefined) {
+        yield* encodeHeader({ ...base, name, type: "1", linkname: first });
+        return true;
+      }
+      links.set(key, name);
+    }
+    yield* encodeHeader({ ...base, name, type: "0", size: st.size, xattrs: xattrsOf(path) });
+    yield* fileContent(path, st.size);
+    yield pad(st.size);
+    return true;
+  }
+  const type = st.isCharacterDevice() ? "3" : st.isBlockDevice() ? "4" : st.isFIFO() ? "6" : undefined;
+  if (!type) return false; // a socket: tar cannot hold it
+  const { major, minor } = devNumbers(st.rdev);
+  yield* encodeHeader({ ...base, name, type, devmajor: major, devminor: minor });
+  return true;
+}
+
+function whiteoutName(rel: string): string {
+  const slash = rel.lastIndexOf("/");
+  return slash < 0 ? `.wh.${rel}` : `${rel.slice(0, slash)}/.wh.${rel.slice(slash + 1)}`;
+}
+
 /**
  * The layer tar of `upper` as chunks; `stats.entries` counts entries (0:
  * the container changed nothing).
  */
 export function* layerTar(upper: string, stats: { entries: number } = { entries: 0 }): Generator<Uint8Array> {
-  const links = new Map<string, string>();
+  const links: LinkMap = new Map();
   function* walk(dir: string, rel: string): Generator<Uint8Array> {
     let names: string[];
     try {
@@ -193,48 +235,59 @@ export function* layerTar(upper: string, stats: { entries: number } = { entries:
         if (errnoCode(e) === "ENOENT") continue;
         throw e;
       }
-      const base = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000), size: 0 };
-      stats.entries += 1;
       if (st.isCharacterDevice() && st.rdev === 0) {
-        const wh = rel ? `${rel}/.wh.${n}` : `.wh.${n}`;
-        yield* encodeHeader({ ...base, name: wh, type: "0" });
+        stats.entries += 1;
+        yield* encodeHeader({ mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000), size: 0, name: whiteoutName(name), type: "0" });
         continue;
       }
+      if (yield* entryTar(path, name, st, links)) stats.entries += 1;
       if (st.isDirectory()) {
-        yield* encodeHeader({ ...base, name: `${name}/`, type: "5", xattrs: xattrsOf(path) });
-        if (isOpaqueDir(path)) yield* encodeHeader({ ...base, mode: 0o644, name: `${name}/.wh..wh..opq`, type: "0" });
+        if (isOpaqueDir(path)) yield* encodeHeader({ mode: 0o644, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000), size: 0, name: `${name}/.wh..wh..opq`, type: "0" });
         yield* walk(path, name);
-        continue;
       }
-      if (st.isSymbolicLink()) {
-        yield* encodeHeader({ ...base, name, type: "2", linkname: readlinkSync(path), xattrs: xattrsOf(path) });
-        continue;
-      }
-      if (st.isFile()) {
-        if (st.nlink > 1) {
-          const key = `${st.dev}:${st.ino}`;
-          const first = links.get(key);
-          if (first !== undefined) {
-            yield* encodeHeader({ ...base, name, type: "1", linkname: first });
-            continue;
-          }
-          links.set(key, name);
-        }
-        yield* encodeHeader({ ...base, name, type: "0", size: st.size, xattrs: xattrsOf(path) });
-        yield* fileContent(path, st.size);
-        yield pad(st.size);
-        continue;
-      }
-      const type = st.isCharacterDevice() ? "3" : st.isBlockDevice() ? "4" : st.isFIFO() ? "6" : undefined;
-      if (!type) {
-        stats.entries -= 1; // a socket: tar cannot hold it
-        continue;
-      }
-      const { major, minor } = devNumbers(st.rdev);
-      yield* encodeHeader({ ...base, name, type, devmajor: major, devminor: minor });
     }
   }
   yield* walk(upper.replace(/\/+$/, ""), "");
+  yield new Uint8Array(1024);
+}
+
+/**
+ * The layer tar of a copy-driver container: what its `upper` (the whole
+ * root filesystem) changed over the image's layers `lowers` (copy-diff.ts).
+ * An unchanged directory's header is written only when something below it
+ * changed, as overlayfs copies up the parents of a changed entry.
+ */
+export function* copyLayerTar(upper: string, lowers: readonly string[], stats: { entries: number } = { entries: 0 }): Generator<Uint8Array> {
+  const links: LinkMap = new Map();
+  // Unchanged directories entered but not yet written, outermost first.
+  const pending: { rel: string; path: string; st: Stats }[] = [];
+  function* flush(): Generator<Uint8Array> {
+    for (const d of pending.splice(0)) if (yield* entryTar(d.path, d.rel, d.st, links)) stats.entries += 1;
+  }
+  for (const step of copyDiff(upper, lowers)) {
+    switch (step.kind) {
+      case "dir":
+        if (step.change === "same") {
+          pending.push(step);
+          break;
+        }
+        yield* flush();
+        if (yield* entryTar(step.path, step.rel, step.st, links)) stats.entries += 1;
+        break;
+      case "end":
+        if (pending.at(-1)?.rel === step.rel) pending.pop();
+        break;
+      case "entry":
+        yield* flush();
+        if (yield* entryTar(step.path, step.rel, step.st, links)) stats.entries += 1;
+        break;
+      case "deleted":
+        yield* flush();
+        stats.entries += 1;
+        yield* encodeHeader({ mode: 0o644, uid: 0, gid: 0, mtime: 0, size: 0, name: whiteoutName(step.rel), type: "0" });
+        break;
+    }
+  }
   yield new Uint8Array(1024);
 }
 
@@ -254,11 +307,16 @@ function report(msg: CommitLayerMessage): void {
   writeAll(2, enc.encode(`${JSON.stringify(msg)}\n`));
 }
 
-/** `skiff __ns commit-layer {"upper": DIR}`: the tar on stdout, the outcome on stderr. */
-export function commitLayerMain(args: { upper: string }): number {
+/**
+ * `skiff __ns commit-layer {"upper": DIR}`: the tar on stdout, the outcome
+ * on stderr. With `lowers` (the image's layer directories), `upper` is a
+ * copy-driver container's whole root filesystem.
+ */
+export function commitLayerMain(args: { upper: string; lowers?: string[] }): number {
   try {
     const stats = { entries: 0 };
-    for (const chunk of layerTar(args.upper, stats)) writeAll(1, chunk);
+    const tar = args.lowers ? copyLayerTar(args.upper, args.lowers, stats) : layerTar(args.upper, stats);
+    for (const chunk of tar) writeAll(1, chunk);
     report({ ok: true, entries: stats.entries });
     return 0;
   } catch (e) {

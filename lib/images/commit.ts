@@ -25,6 +25,7 @@ import { chainIds, Digester, type Digest } from "../digest.ts";
 import { SkiffError, toSkiffError } from "../errors.ts";
 import type { ContainerRecord } from "../containers/record.ts";
 import { commandOf } from "../containers/views.ts";
+import { imageLayerDirs } from "../containers/rootfs.ts";
 import { mergeEnv } from "../oci/spec.ts";
 import { formatReference, parseReference } from "../registry/reference.ts";
 import { selfCommand, spawnInUserNamespace } from "../../runtime/userns.ts";
@@ -72,7 +73,9 @@ export function committedConfig(record: ContainerRecord, overrides: Partial<Cont
 /** Runs the layer helper and spools its tar into `path`; returns the diff id and entry count. */
 async function spoolLayer(ctx: Context, record: ContainerRecord, path: string): Promise<{ diffId: Digest; entries: number }> {
   const upper = join(ctx.containers.dir(record.id), "upper");
-  const argv = [...selfCommand(), "__ns", "commit-layer", JSON.stringify({ upper })];
+  // A copy-driver container's upper dir is its whole root filesystem: the layer is its difference from the image.
+  const job = record.driver === "copy" ? { upper, lowers: imageLayerDirs(ctx, record) } : { upper };
+  const argv = [...selfCommand(), "__ns", "commit-layer", JSON.stringify(job)];
   const stdio = { stdin: "ignore" as const, stdout: "pipe" as const, stderr: "pipe" as const };
   const child = record.rootless ? await spawnInUserNamespace(argv, ctx.userns, stdio) : Bun.spawn(argv, stdio);
   const digester = new Digester("sha256");

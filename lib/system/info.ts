@@ -113,7 +113,7 @@ export async function systemInfo(ctx: Context): Promise<InfoReport> {
       runRoot: ctx.paths.runRoot,
       scratch: ctx.paths.tmp,
       rootless,
-      configured: ctx.config.storageDriver,
+      configured: ctx.driverChoice,
     });
   } catch (e) {
     driver = { driver: "unknown", reason: `probe failed: ${(e as Error).message}` };

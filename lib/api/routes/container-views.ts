@@ -4,12 +4,11 @@
  */
 import type { Hono } from "hono";
 import { join } from "node:path";
-import type { Digest } from "../../digest.ts";
 import { SkiffError } from "../../errors.ts";
 import { parseLogTime, readLogs } from "../../containers/logs.ts";
 import { currentState } from "../../containers/ops.ts";
 import { treeSize } from "../../containers/prune.ts";
-import { upperChanges } from "../../containers/upper-changes.ts";
+import { containerChanges } from "../../containers/upper-changes.ts";
 import { inspectContainer } from "../../containers/views.ts";
 import type { ApiEnv } from "../app.ts";
 import { runAttach } from "../attach.ts";
@@ -100,10 +99,9 @@ export function registerContainerViews(app: Hono<ApiEnv>, state: ApiState): void
     return c.json({ Titles: r.titles, Processes: r.processes });
   });
 
-  app.get("/containers/:id/changes", (c) => {
+  app.get("/containers/:id/changes", async (c) => {
     const record = resolve(c.req.param("id"));
-    const lowers = [...record.image.chainIds].reverse().map((id) => ctx.snapshots.fsDir(id as Digest));
-    const changes = upperChanges(join(ctx.containers.dir(record.id), "upper"), lowers);
+    const changes = await containerChanges(ctx, record);
     return c.json(changes.length > 0 ? changes : null);
   });
 

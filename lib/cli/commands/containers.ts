@@ -318,6 +318,42 @@ function addPort(parent: Command): void {
     });
 }
 
+function addDiff(parent: Command): void {
+  parent
+    .command("diff")
+    .description("Inspect changes to files or directories on a container's filesystem")
+    .argument("<container>")
+    .action(async (name: string, _opts: unknown, cmd: Command) => {
+      await (await extras()).diffCommand(await contextFor(cmd), name);
+    });
+}
+
+function addCommit(parent: Command): void {
+  parent
+    .command("commit")
+    .description("Create a new image from a container's changes")
+    .argument("<container>")
+    .argument("[repository]", "REPOSITORY[:TAG] of the new image")
+    .option("-a, --author <author>", 'author (e.g. "John Hannibal Smith <hannibal@a-team.com>")')
+    .option("-m, --message <message>", "commit message")
+    .option("-c, --change <instruction>", "apply a Dockerfile instruction to the image", collect)
+    .option("-p, --pause", "accepted for Docker compatibility: the container is not paused", true)
+    .action(async (name: string, repository: string | undefined, opts: { author?: string; message?: string; change?: string[] }, cmd: Command) => {
+      await (await extras()).commitCommand(await contextFor(cmd), name, repository, opts);
+    });
+}
+
+function addExport(parent: Command): void {
+  parent
+    .command("export")
+    .description("Export a stopped container's filesystem as a tar archive")
+    .argument("<container>")
+    .option("-o, --output <file>", "write to a file instead of STDOUT")
+    .action(async (name: string, opts: { output?: string }, cmd: Command) => {
+      await (await extras()).exportCommand(await contextFor(cmd), name, opts);
+    });
+}
+
 function addContainerPrune(parent: Command): void {
   parent
     .command("prune")
@@ -362,6 +398,9 @@ function containerGroup(program: Command): void {
   addRename(c);
   addCp(c);
   addPort(c);
+  addDiff(c);
+  addCommit(c);
+  addExport(c);
   addContainerPrune(c);
   addStats(c);
   addUpdate(c);
@@ -387,6 +426,9 @@ export const containerVerbs: Record<string, (program: Command) => void> = {
   rename: addRename,
   cp: addCp,
   port: addPort,
+  diff: addDiff,
+  commit: addCommit,
+  export: addExport,
   stats: addStats,
   update: addUpdate,
   container: containerGroup,

@@ -24,13 +24,15 @@ export interface EngineEvent {
   timeNano: number;
 }
 
-const eventSchema = z.object({
+const eventSchema = z.lazy(() =>
+  z.object({
   type: z.enum(["container", "image", "volume", "network", "daemon"]),
   action: z.string(),
   id: z.string(),
   attributes: z.record(z.string()),
   timeNano: z.number(),
-});
+}),
+);
 
 const ROTATE_BYTES = 1 << 20;
 

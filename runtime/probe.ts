@@ -13,11 +13,13 @@ import { unsharePath } from "./userns.ts";
 
 export type SnapshotDriver = "overlay" | "fuse-overlayfs" | "copy";
 
-const probeSchema = z.object({
+const probeSchema = z.lazy(() =>
+  z.object({
   driver: z.enum(["overlay", "fuse-overlayfs", "copy"]),
   reason: z.string(),
   kernel: z.string(),
-});
+}),
+);
 
 export type DriverProbe = z.infer<typeof probeSchema>;
 

@@ -8,7 +8,7 @@
  * --rm, removes it. It outlives the CLI that started it.
  */
 import { trace, traceMemory } from "../lib/trace.ts";
-import { existsSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync } from "node:fs";
+import { existsSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { deleteArgs, startFailureCode } from "../runtime/oci.ts";
 import { dup2, setChildSubreaper } from "../lib/sys/libc.ts";
@@ -23,13 +23,15 @@ import { patchState } from "./state.ts";
 import { StartError } from "./errors.ts";
 import { pauseOrResume, watchOom } from "./pause.ts";
 import { UnitNotifier } from "./notify.ts";
+import { HandOverReader } from "./handover.ts";
 import type { HealthChecker } from "./health.ts";
 import { restartDelayMs, shouldRestart } from "../lib/containers/health.ts";
 import { containerTrashName } from "../lib/containers/trash.ts";
 
 function sync(line: SyncLine): void {
   try {
-    process.stdout.write(`${JSON.stringify(line)}\n`);
+    // Straight to fd 1: the first touch of process.stdout builds a stream (about 3 ms, on the start path).
+    writeSync(1, `${JSON.stringify(line)}\n`);
   } catch {
     // The CLI went away; nobody to tell.
   }
@@ -52,29 +54,37 @@ async function quiet(argv: string[]): Promise<void> {
 
 /**
  * A shim started early (before its container existed) reads the path of its
- * shim.json on stdin; EOF without one means the CLI gave up: exit quietly.
- * Its stderr then goes to the run dir's shim.log, as a late shim's does.
+ * shim.json on stdin (see handover.ts); EOF without one means the CLI gave
+ * up: exit quietly. Its stderr then goes to the run dir's shim.log, as a
+ * late shim's does.
  */
-function awaitConfigPath(): string | undefined {
-  let path: string;
-  try {
-    path = readFileSync(0, "utf8").trim();
-  } catch {
-    return undefined;
-  }
-  if (path === "") return undefined;
+function awaitConfigPath(handover: HandOverReader): string | undefined {
+  const path = handover.line()?.trim();
+  if (!path) return undefined;
   try {
     dup2(openSync(join(dirname(path), "shim.log"), "a", 0o600), 2);
-    dup2(openSync("/dev/null", "r"), 0);
   } catch {
     // stay with what we have
   }
   return path;
 }
 
+/** The CLI has written the bundle (true), or went away (false); stdin is not read again. */
+function awaitGo(handover: HandOverReader | undefined): boolean {
+  if (!handover) return true;
+  const go = handover.awaitGo();
+  try {
+    dup2(openSync("/dev/null", "r"), 0);
+  } catch {
+    // stay with what we have
+  }
+  return go;
+}
+
 export async function shimMain(argv: string[]): Promise<number> {
   trace("shim: loaded");
-  const cfgPath = argv[0] === "-" ? awaitConfigPath() : argv[0];
+  const handover = argv[0] === "-" ? new HandOverReader() : undefined;
+  const cfgPath = handover ? awaitConfigPath(handover) : argv[0];
   trace("shim: got config");
   if (!cfgPath) {
     if (argv[0] === "-") return 0;
@@ -100,6 +110,11 @@ export async function shimMain(argv: string[]): Promise<number> {
     await mountRootfs(cfg);
     traceMemory("shim: mounted");
     await netns;
+    if (!awaitGo(handover)) {
+      // The CLI could not finish the bundle and says why itself; nothing was recorded yet.
+      await unmountRootfs(cfg);
+      return 0;
+    }
     // The network helper (pasta, slirp4netns, user networks) comes up while
     // the runtime creates the container; its process starts only after.
     const networked = connectNetwork(cfg.network, cfg.hostsFile, cfg.attachments).then(async (n) => {
@@ -119,7 +134,6 @@ export async function shimMain(argv: string[]): Promise<number> {
       await networked;
       await ctr.start();
     }
-    oomKilled = watchOom(ctr.pid, cfg.id);
     traceMemory("shim: started");
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
@@ -166,6 +180,8 @@ export async function shimMain(argv: string[]): Promise<number> {
   // Listening before the verdict: a client may connect the moment it reads it.
   unit.started(ctr);
   sync({ pid: ctr.pid });
+  // The OOM count is read once the client has its answer (reading the cgroup costs about a millisecond).
+  oomKilled = watchOom(ctr.pid, cfg.id);
   detachStdout();
   // Startup garbage (module loading, the spawn of the runtime) is dead now:
   // a full collection returns it, and shim memory counts per container.

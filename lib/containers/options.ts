@@ -6,7 +6,8 @@
 import { z } from "zod";
 import { noResources, resourcesSchema } from "./resources.ts";
 
-export const mountSchema = z.object({
+export const mountSchema = z.lazy(() =>
+  z.object({
   type: z.enum(["bind", "volume", "tmpfs"]),
   /** Host path (bind) or volume name (volume); absent for tmpfs and anonymous volumes. */
   source: z.string().optional(),
@@ -15,25 +16,30 @@ export const mountSchema = z.object({
   readOnly: z.boolean().default(false),
   /** Extra mount options: bind propagation, tmpfs size/mode, `z`/`Z` are ignored. */
   options: z.array(z.string()).default([]),
-});
+}),
+);
 export type MountOption = z.infer<typeof mountSchema>;
 
-export const ulimitSchema = z.object({
+export const ulimitSchema = z.lazy(() =>
+  z.object({
   /** Docker's name without the RLIMIT_ prefix, lower case: nofile, nproc, core... */
   name: z.string(),
   soft: z.number().int(),
   hard: z.number().int(),
-});
+}),
+);
 export type Ulimit = z.infer<typeof ulimitSchema>;
 
-export const portBindingSchema = z.object({
+export const portBindingSchema = z.lazy(() =>
+  z.object({
   containerPort: z.number().int().min(1).max(65535),
   protocol: z.enum(["tcp", "udp", "sctp"]).default("tcp"),
   /** Host address; "0.0.0.0" for all. */
   hostIp: z.string().default("0.0.0.0"),
   /** 0: a free port picked at each start. */
   hostPort: z.number().int().min(0).max(65535),
-});
+}),
+);
 
 export const createOptionsSchema = z.lazy(() =>
   z.object({

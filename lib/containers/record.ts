@@ -20,7 +20,7 @@ import { isContainerTrash } from "./trash.ts";
 import { readState, stateFile, stateSchema, type ContainerState } from "./state.ts";
 import { appliedResourcesSchema } from "./resources.ts";
 
-const digest = z.string().regex(/^sha(256|512):[a-f0-9]+$/) as unknown as z.ZodType<Digest>;
+const digest = z.lazy(() => z.string().regex(/^sha(256|512):[a-f0-9]+$/)) as unknown as z.ZodType<Digest>;
 
 export const recordSchema = z.lazy(() =>
   z.object({

@@ -15,6 +15,7 @@ import { acquireLock } from "../lock.ts";
 import { buildSpec, capabilitiesFromMask, serializeSpec } from "../oci/spec.ts";
 import type { ShimConfig } from "../../shim/config.ts";
 import type { SyncLine } from "../../shim/protocol.ts";
+import { GO } from "../../shim/handover.ts";
 import { findExecutable } from "../../runtime/probe.ts";
 import type { ContainerRecord } from "./record.ts";
 import { layerDirs, readLayeredFile } from "./rootfs.ts";
@@ -98,7 +99,7 @@ function boundingCapabilities(): string[] | undefined {
   return bounding;
 }
 
-function writeBundle(ctx: Context, record: ContainerRecord, dir: string, net: NetworkSetup, edit?: (spec: OciSpec) => void): { bundle: string; rootfs: string } {
+function writeBundle(ctx: Context, record: ContainerRecord, dir: string, net: NetworkSetup, edit?: (spec: OciSpec) => void): void {
   const bundle = join(dir, "bundle");
   const rootfs = join(dir, "rootfs");
   mkdirSync(bundle, { recursive: true, mode: 0o700 });
@@ -129,7 +130,6 @@ function writeBundle(ctx: Context, record: ContainerRecord, dir: string, net: Ne
   });
   edit?.(spec);
   atomicWrite(join(bundle, "config.json"), serializeSpec(spec), { noSync: true, mode: 0o600 });
-  return { bundle, rootfs };
 }
 
 async function readSyncLine(stdout: ReadableStream<Uint8Array>, timeoutMs: number): Promise<SyncLine | undefined> {
@@ -164,15 +164,39 @@ function shimLogTail(dir: string): string {
 /** How a process started in a user namespace ends when the namespace could not be set up (see runtime/userns.ts). */
 const NEVER_STARTED = 125;
 
-/** Gives an early shim its shim.json; false when it is already gone. */
-async function handOver(child: ShimProcess, cfgPath: string): Promise<boolean> {
+/**
+ * Claims the early shim, if it fits this container, and gives it the path of
+ * its shim.json: it mounts the root filesystem while the bundle is written
+ * (shim/handover.ts). Undefined when there is none, or it is already gone.
+ */
+async function beginHandOver(
+  record: ContainerRecord,
+  cfgPath: string,
+  opts: { joinUserns?: number | undefined; extraFds: number[]; early?: EarlyShim | undefined },
+): Promise<ShimProcess | undefined> {
+  const fits = opts.joinUserns === undefined && opts.extraFds.length === 0;
+  const early = fits ? await opts.early?.claim(record.rootless) : undefined;
+  opts.early?.release();
+  if (!early) return undefined;
+  try {
+    const stdin = early.stdin as Bun.FileSink;
+    stdin.write(`${cfgPath}\n`);
+    await stdin.flush();
+    return early;
+  } catch {
+    return undefined; // EPIPE: it exited
+  }
+}
+
+/** Tells a handed-over shim the bundle is written (`go`), or that it never will be (EOF); false when it is gone. */
+async function endHandOver(child: ShimProcess, go: boolean): Promise<boolean> {
   try {
     const stdin = child.stdin as Bun.FileSink;
-    stdin.write(`${cfgPath}\n`);
+    if (go) stdin.write(`${GO}\n`);
     await stdin.end();
     return true;
   } catch {
-    return false; // EPIPE: it exited
+    return false;
   }
 }
 
@@ -181,21 +205,17 @@ async function spawnShim(
   record: ContainerRecord,
   cfgPath: string,
   dir: string,
-  opts: { joinUserns?: number | undefined; extraFds?: number[]; early?: EarlyShim | undefined; whileStarting?: (() => void) | undefined },
+  opts: { joinUserns?: number | undefined; extraFds: number[]; early?: ShimProcess | undefined; whileStarting?: (() => void) | undefined },
 ): Promise<SyncLine> {
-  const extraFds = opts.extraFds ?? [];
-  const fits = opts.joinUserns === undefined && extraFds.length === 0;
-  const early = fits ? await opts.early?.claim(record.rootless) : undefined;
-  opts.early?.release();
   const logFd = openSync(join(dir, "shim.log"), "a", 0o600);
   try {
-    let child = early && (await handOver(early, cfgPath)) ? early : undefined;
+    let child = opts.early && (await endHandOver(opts.early, true)) ? opts.early : undefined;
     if (child) opts.whileStarting?.();
     let line = child && (await readSyncLine(child.stdout as ReadableStream<Uint8Array>, 120_000));
     if (!line && child) await Promise.race([child.exited, Bun.sleep(1000)]); // its stdout closed: it is on its way out
     // An early shim that never got going (its stderr goes nowhere) gives way to one that can say why.
     if (!line && (!child || child.exitCode === NEVER_STARTED)) {
-      child = await launchShim(ctx, record.rootless, cfgPath, { stdin: "ignore", stderr: logFd, extraFds, joinUserns: opts.joinUserns });
+      child = await launchShim(ctx, record.rootless, cfgPath, { stdin: "ignore", stderr: logFd, extraFds: opts.extraFds, joinUserns: opts.joinUserns });
       opts.whileStarting?.();
       line = await readSyncLine(child.stdout as ReadableStream<Uint8Array>, 120_000);
     }
@@ -231,11 +251,6 @@ export async function startContainer(ctx: Context, record: ContainerRecord, opts
     trace("start: locked");
     const net = await setUpNetworkPlan(ctx, record, dir);
     const unit = shimUnitConfig(record.options.sdNotify, opts.unit, { runDir: dir, firstFd: record.rootless && net.joinUserns === undefined ? 4 : 3 });
-    const { bundle, rootfs } = writeBundle(ctx, record, dir, net, (spec) => {
-      applyUnitSpec(spec, unit, opts.unit);
-      if (needsHelper(net.plan)) spec.hooks = { ...spec.hooks, createRuntime: [...(spec.hooks?.createRuntime ?? []), networkReadyHook(dir)] };
-    });
-    trace("start: bundle written");
     const o = record.options;
     const healthcheck = effectiveHealthcheck(record.imageConfig, o);
     const cfg: ShimConfig = {
@@ -243,8 +258,8 @@ export async function startContainer(ctx: Context, record: ContainerRecord, opts
       name: record.name,
       containerDir: cdir,
       runDir: dir,
-      bundle,
-      rootfs,
+      bundle: join(dir, "bundle"),
+      rootfs: join(dir, "rootfs"),
       driver: record.driver,
       snapshotsDir: ctx.snapshots.root,
       lowerDirs: [...record.image.chainIds].reverse().map((c) => ctx.snapshots.relativeFsDir(c as Digest)),
@@ -276,12 +291,19 @@ export async function startContainer(ctx: Context, record: ContainerRecord, opts
     // shimAlive and note describe this read, not the container: they are not stored.
     const { shimAlive: _alive, note: _note, ...stored } = state;
     writeState(cdir, { ...stored, status: "created", stoppedByUser: false, error: "", oomKilled: false });
-    const line = await spawnShim(ctx, record, cfgPath, dir, {
-      joinUserns: net.joinUserns,
-      extraFds: unitSpawnFds(unit),
-      early: opts.early,
-      whileStarting: opts.whileStarting,
-    });
+    const extraFds = unitSpawnFds(unit);
+    const early = await beginHandOver(record, cfgPath, { joinUserns: net.joinUserns, extraFds, early: opts.early });
+    try {
+      writeBundle(ctx, record, dir, net, (spec) => {
+        applyUnitSpec(spec, unit, opts.unit);
+        if (needsHelper(net.plan)) spec.hooks = { ...spec.hooks, createRuntime: [...(spec.hooks?.createRuntime ?? []), networkReadyHook(dir)] };
+      });
+    } catch (e) {
+      if (early) await endHandOver(early, false);
+      throw e;
+    }
+    trace("start: bundle written");
+    const line = await spawnShim(ctx, record, cfgPath, dir, { joinUserns: net.joinUserns, extraFds, early, whileStarting: opts.whileStarting });
     trace("start: shim reported");
     if ("error" in line) throw new StartFailure(line.error, line.exitCode);
     return { pid: line.pid, alreadyRunning: false };

@@ -66,8 +66,8 @@ export function isIndexMediaType(mediaType: string): boolean {
   return INDEX_TYPES.has(mediaType);
 }
 
-const digestSchema = z.custom<Digest>((v) => typeof v === "string" && isDigest(v), { message: "invalid digest" });
-const stringMap = z.record(z.string());
+const digestSchema = z.lazy(() => z.custom<Digest>((v) => typeof v === "string" && isDigest(v), { message: "invalid digest" }));
+const stringMap = z.lazy(() => z.record(z.string()));
 
 export const PlatformSchema = z.lazy(() =>
   z
@@ -148,7 +148,7 @@ export const HealthcheckSchema = z.lazy(() =>
 export type Healthcheck = z.infer<typeof HealthcheckSchema>;
 
 /** Sets written as maps to empty objects: `{"80/tcp": {}}`. */
-const emptyObjectMap = z.record(z.object({}).passthrough());
+const emptyObjectMap = z.lazy(() => z.record(z.object({}).passthrough()));
 
 export const ContainerConfigSchema = z.lazy(() =>
   z

@@ -11,7 +11,7 @@ import { atomicWrite, parseJsonText, readTextFile } from "../fsutil.ts";
 import { sha256Hex, type Digest } from "../digest.ts";
 import { acquireLock } from "../lock.ts";
 
-const digest = z.string().regex(/^sha(256|512):[a-f0-9]+$/) as unknown as z.ZodType<Digest>;
+const digest = z.lazy(() => z.string().regex(/^sha(256|512):[a-f0-9]+$/)) as unknown as z.ZodType<Digest>;
 
 export const imageRecordSchema = z.lazy(() =>
   z.object({

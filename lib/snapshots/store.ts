@@ -16,7 +16,7 @@ import { SkiffError } from "../errors.ts";
 import { atomicWriteJson, exists, readJsonFile } from "../fsutil.ts";
 import { acquireLock, tryLock, type Lock } from "../lock.ts";
 
-const digestSchema = z.string().regex(/^sha(256|512):[a-f0-9]+$/) as unknown as z.ZodType<Digest>;
+const digestSchema = z.lazy(() => z.string().regex(/^sha(256|512):[a-f0-9]+$/)) as unknown as z.ZodType<Digest>;
 
 const metaSchema = z.lazy(() =>
   z.object({

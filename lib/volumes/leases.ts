@@ -18,13 +18,15 @@ import { processStartTime, sameProcess } from "../sys/proc.ts";
 /** Longer than any create takes between preparing its mounts and writing its record. */
 export const LEASE_TTL_MS = 60_000;
 
-const leaseSchema = z.object({
+const leaseSchema = z.lazy(() =>
+  z.object({
   pid: z.number().int(),
   start: z.number(),
   /** ms since the epoch */
   time: z.number(),
   names: z.array(z.string()),
-});
+}),
+);
 type Lease = z.infer<typeof leaseSchema>;
 
 function leasesDir(volumesDir: string): string {

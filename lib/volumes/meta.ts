@@ -9,7 +9,8 @@ import { SkiffError } from "../errors.ts";
 /** Docker (23+) marks the volumes it makes for a container's anonymous mounts with this label. */
 export const ANONYMOUS_LABEL = "com.docker.volume.anonymous";
 
-export const volumeMetaSchema = z.object({
+export const volumeMetaSchema = z.lazy(() =>
+  z.object({
   schemaVersion: z.literal(1),
   name: z.string(),
   driver: z.literal("local"),
@@ -26,7 +27,8 @@ export const volumeMetaSchema = z.object({
   copiedUp: z.boolean().default(false),
   /** A copy-up started and did not finish (a crash): the next one empties the volume first. */
   copyingUp: z.boolean().optional(),
-});
+}),
+);
 export type VolumeMeta = z.infer<typeof volumeMetaSchema>;
 
 /** What the local driver does with its options. */

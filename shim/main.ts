@@ -24,6 +24,7 @@ import { StartError } from "./errors.ts";
 import { pauseOrResume, watchOom } from "./pause.ts";
 import { UnitNotifier } from "./notify.ts";
 import { HandOverReader } from "./handover.ts";
+import { SpareNetns } from "./spare-netns.ts";
 import type { HealthChecker } from "./health.ts";
 import { restartDelayMs, shouldRestart } from "../lib/containers/health.ts";
 import { containerTrashName } from "../lib/containers/trash.ts";
@@ -84,6 +85,8 @@ function awaitGo(handover: HandOverReader | undefined): boolean {
 export async function shimMain(argv: string[]): Promise<number> {
   trace("shim: loaded");
   const handover = argv[0] === "-" ? new HandOverReader() : undefined;
+  // Made while we wait, for a networked container (most are).
+  const spare = handover ? SpareNetns.start() : undefined;
   const cfgPath = handover ? awaitConfigPath(handover) : argv[0];
   trace("shim: got config");
   if (!cfgPath) {
@@ -103,7 +106,7 @@ export async function shimMain(argv: string[]): Promise<number> {
   let oomKilled = (): boolean => false;
   try {
     // The namespace file (a process to spawn) is made while the root filesystem is mounted.
-    const netns = prepareNetns(cfg.network);
+    const netns = prepareNetns(cfg.network, spare);
     netns.catch(() => {}); // seen below, once the mount is done
     // A shim killed earlier leaves the runtime's state of this id behind, and runc would refuse the id.
     if (existsSync(join(cfg.runtime.root, cfg.id))) await deleteRuntimeState(cfg);

@@ -12,6 +12,7 @@ import { slirpForward } from "../lib/network/plan.ts";
 import { StartError } from "./errors.ts";
 import { trace } from "../lib/trace.ts";
 import { terminateProcess } from "../lib/sys/proc.ts";
+import type { SpareNetns } from "./spare-netns.ts";
 
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const p = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
@@ -80,9 +81,12 @@ async function attach(netns: string, a: NetworkAttachment): Promise<void> {
   }
 }
 
-/** Creates the namespace file the runtime needs before it can create the container. */
-export async function prepareNetns(plan: NetworkPlan): Promise<void> {
-  if (plan.mode === "netns" || plan.mode === "pasta" || plan.mode === "slirp4netns") await createNetns(plan.netns);
+/** Creates the namespace file the runtime needs before it can create the container (from `spare` when it can). */
+export async function prepareNetns(plan: NetworkPlan, spare?: SpareNetns): Promise<void> {
+  if (plan.mode === "netns" || plan.mode === "pasta" || plan.mode === "slirp4netns") {
+    if (!(await spare?.claim(plan.netns))) await createNetns(plan.netns);
+  }
+  spare?.discard();
   trace("net: netns created");
 }
 

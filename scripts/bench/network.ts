@@ -11,7 +11,7 @@
 import { connect, createServer } from "node:net";
 import { startRegistry } from "../../tests/helpers/registry.ts";
 import { publishBenchImages } from "./fixtures.ts";
-import { benchDir, median, must, Podman, report, run, sample, SKIFF, skiffEnv, type Row } from "./harness.ts";
+import { benchDir, median, must, Podman, report, run, SKIFF, skiffEnv, type Row } from "./harness.ts";
 import { cleanUp } from "./harness.ts";
 
 const MB = Number(process.env.BENCH_MB ?? 200);
@@ -118,18 +118,25 @@ async function httpRate(port: number, seconds: number): Promise<number> {
 /** How a container reaches the host: pasta maps its gateway to the host, slirp4netns needs the host's address. */
 type Tool = { name: string; cmd: (args: string[]) => string[]; env: Record<string, string>; net: string[]; hostFromContainer: "gateway" | "address" };
 
-/** Median time for `run -d` to return a running container (removed after each sample, untimed). */
-async function startLatency(tool: Tool, image: string, net: string[]): Promise<number> {
-  let id = "";
-  return median(
-    await sample({
-      runs: RUNS * 3,
-      measure: async () => {
-        id = (await must(tool.cmd(["run", "-d", ...net, image, "true"]), { env: tool.env })).stdout.trim();
-      },
-      cleanup: async () => void (await run(tool.cmd(["rm", "-f", id]), { env: tool.env })),
-    }),
-  );
+/**
+ * Median times for `run -d` to return a running container with the tool's
+ * network and with none (removed after each sample, untimed). The two kinds
+ * alternate, in turns that swap their order, so drift in the machine's speed
+ * during the run falls on both alike: the difference is what networking adds.
+ */
+async function startLatency(tool: Tool, image: string): Promise<{ start: number; startNone: number }> {
+  const kinds = [tool.net, ["--network", "none"]];
+  const times: number[][] = [[], []];
+  for (let i = 0; i <= RUNS * 3; i++) {
+    for (const k of i % 2 ? [0, 1] : [1, 0]) {
+      const t0 = performance.now();
+      const id = (await must(tool.cmd(["run", "-d", ...(kinds[k] as string[]), image, "true"]), { env: tool.env })).stdout.trim();
+      const ms = performance.now() - t0;
+      await run(tool.cmd(["rm", "-f", id]), { env: tool.env });
+      if (i > 0) (times[k] as number[]).push(ms); // the first turn warms up
+    }
+  }
+  return { start: median(times[0] as number[]), startNone: median(times[1] as number[]) };
 }
 
 async function measure(tool: Tool, image: string, hostIp: string): Promise<{ inbound: number; outbound: number; rate: number; start: number; startNone: number }> {
@@ -162,8 +169,7 @@ async function measure(tool: Tool, image: string, hostIp: string): Promise<{ inb
   }
   const rate = await httpRate(port, 3);
   await run(tool.cmd(["rm", "-f", web]), { env: tool.env });
-  const start = await startLatency(tool, image, tool.net);
-  const startNone = await startLatency(tool, image, ["--network", "none"]);
+  const { start, startNone } = await startLatency(tool, image);
   return { inbound: median(inbound), outbound: median(outbound), rate, start, startNone };
 }
 

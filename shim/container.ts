@@ -139,6 +139,7 @@ export class Container {
     const fds = listenFdList(cfg);
     const stdin = cfg.openStdin ? stdinFifo(cfg.runDir) : undefined;
     const argv = runArgs(cfg.runtime, cfg.id, { bundle: cfg.bundle, pidFile, detach: true, preserveFds: fds.length });
+    trace("shim: spawning the runtime");
     const proc = Bun.spawn(argv, {
       cwd: cfg.bundle,
       stdio: [stdin?.readFd ?? "ignore", "pipe", "pipe", ...fds],

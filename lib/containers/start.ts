@@ -250,6 +250,7 @@ export async function startContainer(ctx: Context, record: ContainerRecord, opts
     mkdirSync(runtime.root, { recursive: true, mode: 0o700 });
     trace("start: locked");
     const net = await setUpNetworkPlan(ctx, record, dir);
+    trace("start: network planned");
     const unit = shimUnitConfig(record.options.sdNotify, opts.unit, { runDir: dir, firstFd: record.rootless && net.joinUserns === undefined ? 4 : 3 });
     const o = record.options;
     const healthcheck = effectiveHealthcheck(record.imageConfig, o);
@@ -293,6 +294,7 @@ export async function startContainer(ctx: Context, record: ContainerRecord, opts
     writeState(cdir, { ...stored, status: "created", stoppedByUser: false, error: "", oomKilled: false });
     const extraFds = unitSpawnFds(unit);
     const early = await beginHandOver(record, cfgPath, { joinUserns: net.joinUserns, extraFds, early: opts.early });
+    trace("start: handed over");
     try {
       writeBundle(ctx, record, dir, net, (spec) => {
         applyUnitSpec(spec, unit, opts.unit);

@@ -139,38 +139,73 @@ async function startLatency(tool: Tool, image: string): Promise<{ start: number;
   return { start: median(times[0] as number[]), startNone: median(times[1] as number[]) };
 }
 
-async function measure(tool: Tool, image: string, hostIp: string): Promise<{ inbound: number; outbound: number; rate: number; start: number; startNone: number }> {
-  const inbound: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    const port = await freePort();
-    const id = (await must(tool.cmd(["run", "-d", ...tool.net, "-p", `${port}:5000`, image, "nc", "-l", "-p", "5000", "-e", "wc", "-c"]), { env: tool.env })).stdout.trim();
-    inbound.push(await pushTo(port));
+async function inboundSample(tool: Tool, image: string): Promise<number> {
+  const port = await freePort();
+  const id = (await must(tool.cmd(["run", "-d", ...tool.net, "-p", `${port}:5000`, image, "nc", "-l", "-p", "5000", "-e", "wc", "-c"]), { env: tool.env })).stdout.trim();
+  try {
+    return await pushTo(port);
+  } finally {
     await run(tool.cmd(["rm", "-f", id]), { env: tool.env });
   }
-  const outbound: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    const sink = await hostSink("0.0.0.0");
-    const target = tool.hostFromContainer === "gateway" ? "$(ip route | awk '/default/ {print $3}')" : hostIp;
-    const script = `dd if=/dev/zero bs=1048576 count=${MB} 2>/dev/null | nc ${target} ${sink.port}`;
-    // Detached: Podman 4.3's attached runs here sit out a 20 s conmon timeout.
-    const id = (await must(tool.cmd(["run", "-d", ...tool.net, image, "sh", "-c", script]), { env: tool.env })).stdout.trim();
+}
+
+async function outboundSample(tool: Tool, image: string, hostIp: string): Promise<number> {
+  const sink = await hostSink("0.0.0.0");
+  const target = tool.hostFromContainer === "gateway" ? "$(ip route | awk '/default/ {print $3}')" : hostIp;
+  const script = `dd if=/dev/zero bs=1048576 count=${MB} 2>/dev/null | nc ${target} ${sink.port}`;
+  // Detached: Podman 4.3's attached runs here sit out a 20 s conmon timeout.
+  const id = (await must(tool.cmd(["run", "-d", ...tool.net, image, "sh", "-c", script]), { env: tool.env })).stdout.trim();
+  try {
     const rate = await Promise.race([sink.done, Bun.sleep(60_000).then(() => 0)]);
     if (rate === 0) throw new Error(`${tool.name}: the host did not receive ${MB} MB from the container`);
-    outbound.push(rate);
+    return rate;
+  } finally {
     await run(tool.cmd(["rm", "-f", id]), { env: tool.env });
   }
+}
+
+async function requestRate(tool: Tool, image: string): Promise<number> {
   const port = await freePort();
   const web = (await must(tool.cmd(["run", "-d", ...tool.net, "-p", `${port}:80`, image, "httpd", "-f", "-p", "80", "-h", "/etc"]), { env: tool.env })).stdout.trim();
-  // Wait until the forwarder and the server answer.
-  for (let i = 0; i < 100; i++) {
-    const ok = await fetch(`http://127.0.0.1:${port}/hostname`).then((r) => r.ok, () => false);
-    if (ok) break;
-    await Bun.sleep(100);
+  try {
+    // Wait until the forwarder and the server answer.
+    for (let i = 0; i < 100; i++) {
+      const ok = await fetch(`http://127.0.0.1:${port}/hostname`).then((r) => r.ok, () => false);
+      if (ok) break;
+      await Bun.sleep(100);
+    }
+    return await httpRate(port, 3);
+  } finally {
+    await run(tool.cmd(["rm", "-f", web]), { env: tool.env });
   }
-  const rate = await httpRate(port, 3);
-  await run(tool.cmd(["rm", "-f", web]), { env: tool.env });
-  const { start, startNone } = await startLatency(tool, image);
-  return { inbound: median(inbound), outbound: median(outbound), rate, start, startNone };
+}
+
+/**
+ * `RUNS` samples of `one` per tool, the tools taking turns (in an order that
+ * reverses every round), so drift in the machine's speed falls on all alike.
+ */
+async function inTurns(tools: Tool[], one: (tool: Tool) => Promise<number>): Promise<number[]> {
+  const samples: number[][] = tools.map(() => []);
+  for (let i = 0; i < RUNS; i++) {
+    const order = tools.map((_, k) => k);
+    if (i % 2) order.reverse();
+    for (const k of order) (samples[k] as number[]).push(await one(tools[k] as Tool));
+  }
+  return samples.map(median);
+}
+
+type Figures = { inbound: number; outbound: number; rate: number; start: number; startNone: number };
+
+async function measure(tools: Tool[], image: string, hostIp: string): Promise<Figures[]> {
+  const inbound = await inTurns(tools, (t) => inboundSample(t, image));
+  const outbound = await inTurns(tools, (t) => outboundSample(t, image, hostIp));
+  const out: Figures[] = [];
+  for (const [k, tool] of tools.entries()) {
+    const rate = await requestRate(tool, image);
+    const { start, startNone } = await startLatency(tool, image);
+    out.push({ inbound: inbound[k] as number, outbound: outbound[k] as number, rate, start, startNone });
+  }
+  return out;
 }
 
 async function main(): Promise<void> {
@@ -184,16 +219,15 @@ async function main(): Promise<void> {
     const hostIp = await hostAddress();
     const skiffSlirp: Tool = { name: "skiff (slirp4netns)", cmd: (a) => [SKIFF, ...a], env, net: ["--network", "slirp4netns"], hostFromContainer: "address" };
     const skiffPasta: Tool = { name: "skiff (pasta)", cmd: (a) => [SKIFF, ...a], env, net: [], hostFromContainer: "gateway" };
-    const s = await measure(skiffSlirp, busybox, hostIp);
-    const sp = await measure(skiffPasta, busybox, hostIp);
-    let p: Awaited<ReturnType<typeof measure>> | undefined;
+    const tools = [skiffSlirp, skiffPasta];
     if (podman.available) {
       await must(podman.cmd(["pull", "-q", "--tls-verify=false", busybox]), { env: podman.env });
       // Published ports through slirp4netns too, as skiff's: Podman's default
       // for them is its own proxy (rootlessport), another helper.
       const net = ["--network", "slirp4netns:port_handler=slirp4netns"];
-      p = await measure({ name: "podman (slirp4netns)", cmd: (a) => podman.cmd(a), env: podman.env, net, hostFromContainer: "address" }, busybox, hostIp);
+      tools.push({ name: "podman (slirp4netns)", cmd: (a) => podman.cmd(a), env: podman.env, net, hostFromContainer: "address" });
     }
+    const [s, sp, p] = (await measure(tools, busybox, hostIp)) as [Figures, Figures, Figures | undefined];
     const rows: Row[] = [
       { name: "host -> container via -p (MB/s)", skiff: s.inbound, podman: p?.inbound, unit: "MB/s", target: { minVsPodman: 0.9 } },
       { name: "container -> host (MB/s)", skiff: s.outbound, podman: p?.outbound, unit: "MB/s", target: { minVsPodman: 0.9 } },

@@ -5,7 +5,7 @@
  * even loaded, so they start fast and stay small.
  */
 import { WAIT_ENV } from "./runtime/userns-child.ts";
-import { findVerb } from "./lib/cli/verb.ts";
+import { findVerb, networkFlag, ownsNetworkNamespace } from "./lib/cli/verb.ts";
 import { writeStdout } from "./lib/cli/stdio.ts";
 
 async function printVersion(): Promise<number> {
@@ -58,7 +58,7 @@ async function main(argv: string[]): Promise<number> {
   if (role !== undefined && findVerb(argv.slice(2)) === "run" && !argv.includes("--help")) {
     // The shim's user namespace and start-up then overlap loading the CLI and the engine (the run action takes it).
     const { EarlyShim, processShimHost } = await import("./lib/containers/shim-process.ts");
-    EarlyShim.prestart(processShimHost());
+    EarlyShim.prestart(processShimHost(), { spareNetns: ownsNetworkNamespace(networkFlag(argv.slice(3))) });
   }
   const { runCli } = await import("./lib/cli/main.ts");
   return runCli(argv);

@@ -24,7 +24,7 @@ import { StartError } from "./errors.ts";
 import { pauseOrResume, watchOom } from "./pause.ts";
 import { UnitNotifier } from "./notify.ts";
 import { HandOverReader } from "./handover.ts";
-import { SpareNetns } from "./spare-netns.ts";
+import { NO_SPARE_NETNS, SpareNetns } from "./spare-netns.ts";
 import type { HealthChecker } from "./health.ts";
 import { restartDelayMs, shouldRestart } from "../lib/containers/health.ts";
 import { containerTrashName } from "../lib/containers/trash.ts";
@@ -86,7 +86,7 @@ export async function shimMain(argv: string[]): Promise<number> {
   trace("shim: loaded");
   const handover = argv[0] === "-" ? new HandOverReader() : undefined;
   // Made while we wait, for a networked container (most are).
-  const spare = handover ? SpareNetns.start() : undefined;
+  const spare = handover && argv[1] !== NO_SPARE_NETNS ? SpareNetns.start() : undefined;
   const cfgPath = handover ? awaitConfigPath(handover) : argv[0];
   trace("shim: got config");
   if (!cfgPath) {

@@ -16,3 +16,26 @@ export function findVerb(args: string[]): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * The value of the first `--network`/`--net` flag in argv, if any: main.ts
+ * uses it to spare an early shim from making a network namespace that a
+ * `--network none` (or host, container:) run will not use. A guess from
+ * raw argv (a container command's own `--network` fools it), so it may
+ * only ever cost speed, never change what runs.
+ * @example networkFlag(["run", "--network", "none", "busybox"]) // "none"
+ */
+export function networkFlag(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    if (a === "--network" || a === "--net") return args[i + 1];
+    const m = /^--(?:network|net)=(.*)$/.exec(a);
+    if (m) return m[1];
+  }
+  return undefined;
+}
+
+/** Whether a run with this --network value gets a network namespace of its own (the default does). */
+export function ownsNetworkNamespace(mode: string | undefined): boolean {
+  return !(mode === "none" || mode === "host" || mode?.startsWith("container:"));
+}

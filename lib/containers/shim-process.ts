@@ -4,6 +4,7 @@
  * EarlyShim). Kept apart from starting so the CLI can launch one before it
  * loads the rest of the engine.
  */
+import { NO_SPARE_NETNS } from "../../shim/spare-netns.ts";
 import { rootlessConfig, selfCommand, spawnInUserNamespace, type UserNamespaceConfig } from "../../runtime/userns.ts";
 import { rootlessProcess } from "../../runtime/userns-child.ts";
 import { withoutUnitEnv } from "../systemd/unit-start.ts";
@@ -41,10 +42,10 @@ export type ShimProcess = Bun.Subprocess<"pipe" | "inherit" | "ignore", "pipe" |
 export function launchShim(
   host: ShimHost,
   rootless: boolean,
-  arg: string,
+  arg: string | string[],
   stdio: { stdin: "ignore" | "pipe"; stderr: number | "ignore"; extraFds?: number[]; joinUserns?: number | undefined },
 ): Promise<ShimProcess> {
-  const argv = [...selfCommand(), "__shim", arg];
+  const argv = [...selfCommand(), "__shim", ...(typeof arg === "string" ? [arg] : arg)];
   const { stdin, stderr, extraFds = [], joinUserns } = stdio;
   // Sharing another container's namespaces means living in its user
   // namespace: join it (we own it) instead of making a new one.
@@ -69,14 +70,24 @@ export function launchShim(
  * before that (say its id maps could not be written), the container gets a
  * shim started the ordinary way, which reports why in shim.log.
  */
+export interface EarlyShimOptions {
+  /**
+   * Make a network namespace while waiting (shim/spare-netns.ts); false
+   * when the command asks for none of its own (--network none, host,
+   * container:...), where it would only take CPU from the CLI.
+   */
+  spareNetns?: boolean;
+}
+
 export class EarlyShim {
   readonly #rootless: boolean;
   readonly #child: Promise<ShimProcess>;
   #claimed = false;
 
-  private constructor(host: ShimHost) {
+  private constructor(host: ShimHost, opts: EarlyShimOptions) {
     this.#rootless = host.rootless;
-    this.#child = launchShim(host, host.rootless, "-", { stdin: "pipe", stderr: "ignore" });
+    const args = opts.spareNetns === false ? ["-", NO_SPARE_NETNS] : ["-"];
+    this.#child = launchShim(host, host.rootless, args, { stdin: "pipe", stderr: "ignore" });
     this.#child.catch(() => {}); // a failure shows when claimed; a late shim is spawned then
   }
 
@@ -85,14 +96,14 @@ export class EarlyShim {
    * spawned with them). Call it as early as the command is known: loading
    * the rest of the CLI then overlaps the namespace set-up.
    */
-  static start(host: ShimHost): EarlyShim | undefined {
+  static start(host: ShimHost, opts: EarlyShimOptions = {}): EarlyShim | undefined {
     const pending = EarlyShim.#pending;
     if (pending) {
       EarlyShim.#pending = undefined;
       return pending;
     }
     if (process.env.LISTEN_FDS || process.env.NOTIFY_SOCKET) return undefined;
-    return new EarlyShim(host);
+    return new EarlyShim(host, opts);
   }
 
   static #pending: EarlyShim | undefined;
@@ -102,8 +113,8 @@ export class EarlyShim {
    * the next `start` hands it over. Unclaimed (a bad flag, --help), it ends
    * with this process: its stdin closes.
    */
-  static prestart(host: ShimHost): void {
-    EarlyShim.#pending ??= EarlyShim.start(host);
+  static prestart(host: ShimHost, opts: EarlyShimOptions = {}): void {
+    EarlyShim.#pending ??= EarlyShim.start(host, opts);
   }
 
   /** The shim, for a container of this kind; undefined when it does not fit (or failed). */

@@ -3,6 +3,7 @@
  * their engine code lazily so `skiff version` loads almost nothing.
  */
 import { Command, Option } from "commander";
+import { IndexedCommand } from "./indexed-command.ts";
 import { containerVerbs } from "./commands/containers.ts";
 import { imageVerbs } from "./commands/images.ts";
 import { networkVerbs } from "./commands/networks.ts";
@@ -24,7 +25,7 @@ const VERBS: Record<string, (program: Command) => void> = { ...containerVerbs, .
  * unknown verbs and `help X` get every verb.
  */
 export function buildProgram(argv?: string[], configure?: (program: Command) => void): Command {
-  const program = new Command("skiff")
+  const program = new IndexedCommand("skiff")
     .description("Daemonless, rootless containers: pull, run and manage OCI images")
     .version(VERSION, "-v, --version", "print the version and exit")
     .addOption(new Option("--root <dir>", "storage root (images, containers, volumes)").env("SKIFF_ROOT"))

@@ -13,6 +13,7 @@ import { tabwrite } from "./render/tabwriter.ts";
 
 export { bytesSize, humanDuration, humanSize, parseDuration, parseSize, timeAgo } from "./render/units.ts";
 export { displayWidth, tabwrite } from "./render/tabwriter.ts";
+export { truncateId } from "./render/ids.ts";
 
 export type Column<T> = { header: string; get: (row: T) => string };
 
@@ -133,10 +134,3 @@ export function formatSingle(value: unknown, format?: string): string {
 }
 
 export { formatSingle as formatSingleValue };
-
-/** A short ID: the first 12 hex digits, without an algorithm prefix such as `sha256:`. */
-export function truncateId(id: string, noTrunc = false): string {
-  if (noTrunc) return id;
-  const colon = id.indexOf(":");
-  return (colon >= 0 ? id.slice(colon + 1) : id).slice(0, 12);
-}

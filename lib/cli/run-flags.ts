@@ -7,7 +7,7 @@ import { isAbsolute } from "node:path";
 import { SkiffError } from "../errors.ts";
 import { defaultedOptions, type CreateOptions, type MountOption, type Ulimit } from "../containers/options.ts";
 import { parseSignal } from "../oci/spec.ts";
-import { parseDuration, parseSize } from "./render.ts";
+import { parseDuration, parseSize } from "./render/units.ts";
 import { parseRestartPolicy } from "../containers/health.ts";
 import { parseAddHost } from "../network/etcfiles.ts";
 import { mergeBindings, parsePublish } from "../network/publish.ts";

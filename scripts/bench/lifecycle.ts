@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startRegistry } from "../../tests/helpers/registry.ts";
 import { publishBenchImages } from "./fixtures.ts";
-import { benchDir, median, must, Podman, report, run, sample, SKIFF, skiffEnv, type Row } from "./harness.ts";
+import { benchDir, median, must, Podman, report, run, sample, sampleInTurns, SKIFF, skiffEnv, type Row } from "./harness.ts";
 import { cleanUp } from "./harness.ts";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
@@ -92,16 +92,20 @@ async function main(): Promise<void> {
     await must([SKIFF, "pull", "-q", busybox], { env });
     if (podman.available) await P(["pull", "-q", "--tls-verify=false", busybox]);
     const floor = await prepareFloor(base);
-    const floorRun = await sample({
-      runs: RUNS,
-      measure: async (i) => void (await must(["runc", "--root", floor.root, "run", "--bundle", floor.bundle, `floor${i}`])),
-      cleanup: async (i) => void (await run(["runc", "--root", floor.root, "delete", "-f", `floor${i}`])),
-    });
-    const floorMs = median(floorRun);
     const podmanRun = ["run", "--network", "none", "--log-driver", "k8s-file"];
 
-    // run --rm true
-    const s1 = await sample({ runs: RUNS, measure: async () => void (await must([SKIFF, "run", "--network", "none", "--rm", busybox, "true"], { env })) });
+    // run --rm true, in turns with the floor (raw runc run of a prepared bundle)
+    const [floorRun, s1] = (await sampleInTurns(
+      [
+        {
+          measure: async (i) => void (await must(["runc", "--root", floor.root, "run", "--bundle", floor.bundle, `floor${i}`])),
+          cleanup: async (i) => void (await run(["runc", "--root", floor.root, "delete", "-f", `floor${i}`])),
+        },
+        { measure: async () => void (await must([SKIFF, "run", "--network", "none", "--rm", busybox, "true"], { env })) },
+      ],
+      { runs: RUNS },
+    )) as [number[], number[]];
+    const floorMs = median(floorRun);
     // Podman 4.3 here waits out its 20 s conmon timeout on attached runs (its
     // exit file is never seen): one probe tells, and such a figure is no baseline.
     const podmanRm = async (): Promise<void> => void (await P([...podmanRun, "--rm", busybox, "true"]));
@@ -111,17 +115,17 @@ async function main(): Promise<void> {
     if (stalls) notes.push(`podman run --rm took ${((probe[0] ?? 0) / 1000).toFixed(1)} s (its conmon exit timeout): not compared`);
     rows.push({ name: "run --rm true", skiff: median(s1), podman: p1 && median(p1), floor: floorMs, target: { vsPodman: 0.4, vsFloor: 2 } });
 
-    // run -d
+    // run -d, the tools in turns
     const ids: string[] = [];
-    const s2 = await sample({
-      runs: RUNS,
-      measure: async () => void ids.push((await must([SKIFF, "run", "--network", "none", "-d", busybox, "sleep", "1000"], { env })).stdout.trim()),
-    });
     const pids: string[] = [];
-    const p2 = podman.available
-      ? await sample({ runs: RUNS, measure: async () => void pids.push(String((await must(podman.cmd([...podmanRun, "-d", busybox, "sleep", "1000"]), { env: podman.env })).stdout).trim()) })
-      : undefined;
-    rows.push({ name: "run -d", skiff: median(s2), podman: p2 && median(p2), floor: floorMs, target: { vsPodman: 0.5 } });
+    const [s2, p2] = await sampleInTurns(
+      [
+        { measure: async () => void ids.push((await must([SKIFF, "run", "--network", "none", "-d", busybox, "sleep", "1000"], { env })).stdout.trim()) },
+        ...(podman.available ? [{ measure: async () => void pids.push(String((await must(podman.cmd([...podmanRun, "-d", busybox, "sleep", "1000"]), { env: podman.env })).stdout).trim()) }] : []),
+      ],
+      { runs: RUNS },
+    );
+    rows.push({ name: "run -d", skiff: median(s2 as number[]), podman: p2 && median(p2), floor: floorMs, target: { vsPodman: 0.5 } });
 
     // exec true into a running container
     const target = ids[0] as string;

@@ -2,9 +2,8 @@
 import type { Command } from "commander";
 import { SkiffError } from "../../errors.ts";
 import { eachName, finishBulk } from "../bulk.ts";
-import { printList, printValue } from "../output.ts";
 import { collect, contextFor } from "../program.ts";
-import { truncateId } from "../render.ts";
+import { truncateId } from "../render/ids.ts";
 import { writeStderr, writeStdout } from "../stdio.ts";
 
 function parseKeyValues(entries: string[] | undefined, what: string): Record<string, string> {
@@ -93,6 +92,7 @@ function networkGroup(program: Command): void {
           .join(","),
         CreatedAt: x.created,
       }));
+      const { printList } = await import("../output.ts");
       printList(rows, {
         format: opts.format,
         columns: [
@@ -124,7 +124,7 @@ function networkGroup(program: Command): void {
         }
         out.push(inspectNetwork(ctx, hit));
       }
-      if (out.length > 0 || !opts.format) printValue(out, opts.format);
+      if (out.length > 0 || !opts.format) (await import("../output.ts")).printValue(out, opts.format);
       if (missing > 0) throw new (await import("../main.ts")).ExitStatus(1);
     });
 

@@ -1,7 +1,6 @@
 /** version, info, unshare, system service */
 import type { Command } from "commander";
 import { contextFor } from "../program.ts";
-import { renderVersion } from "../version-info.ts";
 import { ExitStatus } from "../main.ts";
 import { writeStdout } from "../stdio.ts";
 
@@ -11,6 +10,7 @@ function addVersion(program: Command): void {
     .description("Show version information")
     .option("-f, --format <format>", "format output: json or a Go template")
     .action(async (opts: { format?: string }) => {
+      const { renderVersion } = await import("../version-info.ts");
       writeStdout(await renderVersion(opts.format));
     });
 }

@@ -16,6 +16,7 @@ import {
   rmSync,
   unlinkSync,
   writeSync,
+  type Stats,
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { z } from "zod";
@@ -148,6 +149,16 @@ export function exists(path: string): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** lstat, or undefined when the path is gone (a tree walk racing a delete); other errors throw. */
+export function lstatIfExists(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") return undefined;
+    throw e;
   }
 }
 

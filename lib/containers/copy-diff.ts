@@ -8,8 +8,9 @@
  * keeps), link target and device number all match; a name the image has
  * and the copy lacks was deleted.
  */
-import { lstatSync, readdirSync, readlinkSync, type Stats } from "node:fs";
+import { readdirSync, readlinkSync, type Stats } from "node:fs";
 import { errnoCode } from "../errors.ts";
+import { lstatIfExists } from "../fsutil.ts";
 import { layeredRoot, listNames, lookupChild, type LayeredEntry } from "../volumes/layered.ts";
 
 export type CopyChange = "same" | "modified" | "added";
@@ -57,13 +58,8 @@ function* walk(dir: string, rel: string, image: Dir | undefined): Generator<Copy
       continue;
     }
     const path = `${dir}/${name}`;
-    let st: Stats;
-    try {
-      st = lstatSync(path);
-    } catch (e) {
-      if (errnoCode(e) === "ENOENT") continue;
-      throw e;
-    }
+    const st = lstatIfExists(path);
+    if (!st) continue;
     const change: CopyChange = !before ? "added" : unchanged(path, st, before) ? "same" : "modified";
     if (st.isDirectory()) {
       yield { kind: "dir", rel: childRel, path, st, change };

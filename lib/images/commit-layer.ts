@@ -14,10 +14,11 @@
  * owners read as container ids; the tar goes to stdout, the outcome as one
  * JSON line on stderr.
  */
-import { closeSync, constants, lstatSync, openSync, readdirSync, readlinkSync, readSync, writeSync, type Stats } from "node:fs";
+import { closeSync, constants, openSync, readdirSync, readlinkSync, readSync, writeSync, type Stats } from "node:fs";
 import { errnoCode, toSkiffError, type ErrorKind } from "../errors.ts";
 import { isOverlayXattr, OPAQUE_XATTR } from "../layers/xattrs.ts";
 import { lgetxattr, llistxattr } from "../sys/libc.ts";
+import { lstatIfExists } from "../fsutil.ts";
 import { copyDiff } from "../containers/copy-diff.ts";
 
 export type CommitLayerMessage = { ok: true; entries: number } | { ok: false; kind: ErrorKind; message: string };
@@ -228,13 +229,8 @@ export function* layerTar(upper: string, stats: { entries: number } = { entries:
     for (const n of names) {
       const path = `${dir}/${n}`;
       const name = rel ? `${rel}/${n}` : n;
-      let st: Stats;
-      try {
-        st = lstatSync(path);
-      } catch (e) {
-        if (errnoCode(e) === "ENOENT") continue;
-        throw e;
-      }
+      const st = lstatIfExists(path);
+      if (!st) continue;
       if (st.isCharacterDevice() && st.rdev === 0) {
         stats.entries += 1;
         yield* encodeHeader({ mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000), size: 0, name: whiteoutName(name), type: "0" });

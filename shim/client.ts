@@ -161,3 +161,49 @@ export async function shimSession(
     close: () => s.end(),
   };
 }
+
+/**
+ * A session on the sync pipe (StartOptions.attachOnSyncPipe): the shim
+ * writes output and exit frames there after its verdict, starting with
+ * `head` (bytes read together with the verdict). Nothing goes the other way:
+ * signals for the container still go over shim.sock.
+ */
+export function pipeSession(pipe: { stream: ReadableStream<Uint8Array>; head: Uint8Array }, handlers: SessionHandlers): Session {
+  let doneResolve!: (c: number | undefined) => void;
+  const done = new Promise<number | undefined>((r) => {
+    doneResolve = r;
+  });
+  let closedResolve!: () => void;
+  const closed = new Promise<void>((r) => {
+    closedResolve = r;
+  });
+  const frames = new FrameDecoder();
+  const deliver = (chunk: Uint8Array): void => {
+    for (const f of frames.push(chunk)) {
+      if (f.type === FRAME.STDOUT) handlers.onStdout?.(f.payload);
+      else if (f.type === FRAME.STDERR) handlers.onStderr?.(f.payload);
+      else if (f.type === FRAME.EXIT) doneResolve((JSON.parse(new TextDecoder().decode(f.payload)) as { exitCode: number }).exitCode);
+    }
+  };
+  const reader = pipe.stream.getReader();
+  // The shim process is unref'd (the CLI must not wait for it to end): this keeps us alive until the pipe closes.
+  const alive = setInterval(() => {}, 1 << 30);
+  void (async () => {
+    try {
+      deliver(pipe.head);
+      for (;;) {
+        const { done: end, value } = await reader.read();
+        if (end) break;
+        deliver(value);
+      }
+    } catch {
+      // the pipe broke: the shim is gone
+    } finally {
+      clearInterval(alive);
+      doneResolve(undefined);
+      closedResolve();
+    }
+  })();
+  const nothing = (): void => {};
+  return { done, closed, sendStdin: nothing, closeStdin: nothing, resize: nothing, close: () => void reader.cancel().catch(nothing) };
+}

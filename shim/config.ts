@@ -38,6 +38,12 @@ export interface ShimConfig {
   autoRemove: boolean;
   /** Keep output and wait a little for a first attach before exiting (foreground run). */
   waitForAttach: boolean;
+  /**
+   * The CLI reads the container's output and exit as frames on the sync
+   * pipe, after the sync line (a foreground run without a terminal or
+   * stdin): no socket round trip to attach.
+   */
+  attachOnSyncPipe?: boolean;
   /** Directory of name symlinks, to release the name on auto-removal. */
   namesDir: string;
   /** How to wire the container's network before the runtime starts. */

@@ -2,14 +2,76 @@
  * One client connection to a shim: a JSON request line, a JSON reply line,
  * then (for attach and exec) frames both ways. Writes queue when the socket
  * is full and flush on drain, so a slow client never loses output.
+ *
+ * A foreground run's CLI is also a client without a socket: it reads the
+ * frames on the sync pipe it started the shim with (pipeTransport).
  */
-import type { Socket } from "bun";
+import type { FileSink } from "bun";
 import { encodeFrame, FrameDecoder, type ShimReply, type ShimRequest } from "./protocol.ts";
+
+/** Where a connection's bytes go: a unix socket, or the sync pipe. */
+export interface Transport {
+  /** Writes what it can now; returns how many bytes (the rest waits for flush()). */
+  write(bytes: Uint8Array): number;
+  end(): void;
+}
+
+/**
+ * The sync pipe (fd 1) as a transport: Bun's file sink queues what the pipe
+ * cannot take yet and writes it as the CLI reads; a CLI that went away
+ * makes the writes fail quietly. `closed` runs once everything is written
+ * and must let go of the descriptor.
+ */
+export function pipeTransport(fd: number, closed: () => void): Transport {
+  const sink: FileSink = Bun.file(fd).writer();
+  let ended = false;
+  /** A flush that could not write everything at once, if any. */
+  let pending: Promise<unknown> | undefined;
+  const flush = (): void => {
+    try {
+      const r = sink.flush();
+      pending = r instanceof Promise ? r.catch(() => {}) : undefined;
+    } catch {
+      pending = undefined; // EPIPE: nobody reads any more
+    }
+  };
+  return {
+    write(bytes) {
+      if (ended) return bytes.length;
+      try {
+        sink.write(bytes);
+      } catch {
+        // EPIPE
+      }
+      flush();
+      return bytes.length;
+    },
+    end() {
+      if (ended) return;
+      ended = true;
+      // Let go of the descriptor as soon as all is written (the CLI then sees
+      // EOF): at once when the pipe took everything, which is the rule.
+      flush();
+      const finish = (): void => {
+        // The sink writes through a descriptor of its own: end it too, or the pipe stays open until we exit.
+        try {
+          const r = sink.end();
+          if (r instanceof Promise) r.catch(() => {});
+        } catch {
+          // already gone
+        }
+        closed();
+      };
+      if (pending) void pending.finally(finish);
+      else finish();
+    },
+  };
+}
 
 export type FrameHandler = (type: number, payload: Uint8Array) => void;
 
 export class Conn {
-  readonly socket: Socket<Conn>;
+  readonly socket: Transport;
   #queue: Uint8Array[] = [];
   #head = new Uint8Array(0);
   #request: ShimRequest | undefined;
@@ -19,7 +81,7 @@ export class Conn {
   closed = false;
   onClose: (() => void) | undefined;
 
-  constructor(socket: Socket<Conn>) {
+  constructor(socket: Transport) {
     this.socket = socket;
   }
 

@@ -13,7 +13,7 @@ import { dirname, join } from "node:path";
 import { deleteArgs, startFailureCode } from "../runtime/oci.ts";
 import { dup2, setChildSubreaper } from "../lib/sys/libc.ts";
 import type { ShimConfig } from "./config.ts";
-import { Conn } from "./conn.ts";
+import { Conn, pipeTransport } from "./conn.ts";
 import { Container } from "./container.ts";
 import type { ShimRequest, SyncLine } from "./protocol.ts";
 import { connectNetwork, prepareNetns, type NetworkHandle } from "./network.ts";
@@ -183,9 +183,20 @@ export async function shimMain(argv: string[]): Promise<number> {
   // Listening before the verdict: a client may connect the moment it reads it.
   unit.started(ctr);
   sync({ pid: ctr.pid });
+  // A foreground run's CLI reads output and exit on the sync pipe; otherwise nobody reads it again.
+  if (cfg.attachOnSyncPipe) {
+    const conn: Conn = new Conn(
+      pipeTransport(1, () => {
+        detachStdout();
+        conn.closed = true;
+        conn.onClose?.();
+      }),
+    );
+    ctr.attach(conn, { stdin: false, stdout: true, stderr: true, replay: true });
+  }
+  else detachStdout();
   // The OOM count is read once the client has its answer (reading the cgroup costs about a millisecond).
   oomKilled = watchOom(ctr.pid, cfg.id);
-  detachStdout();
   // Startup garbage (module loading, the spawn of the runtime) is dead now:
   // a full collection returns it, and shim memory counts per container.
   setTimeout(() => {

@@ -11,10 +11,10 @@ import { createContainer, type PullPolicy } from "../containers/create.ts";
 import { execProcess, newExecId } from "../containers/exec.ts";
 import { currentState, killContainer, removeContainer, stopContainer, waitContainer } from "../containers/ops.ts";
 import type { ContainerRecord } from "../containers/record.ts";
-import { shimSocket, startContainer, StartFailure } from "../containers/start.ts";
+import { shimSocket, startContainer, StartFailure, type SyncPipe } from "../containers/start.ts";
 import { EarlyShim } from "../containers/shim-process.ts";
 import { parseSignal } from "../oci/spec.ts";
-import { shimRequest, shimSession, type Session } from "../../shim/client.ts";
+import { pipeSession, shimRequest, shimSession, type Session } from "../../shim/client.ts";
 import { eachName, finishBulk } from "./bulk.ts";
 import { ExitStatus } from "./main.ts";
 import { createOptionsFromFlags, prepareBindSources, resolveEnv, parseEnvFile, type RunFlags } from "./run-flags.ts";
@@ -110,8 +110,9 @@ export async function runCommand(ctx: Context, image: string, command: string[],
       throw new ExitStatus(128 + pendingSignal);
     }
     const size = o.tty ? terminalSize() : undefined;
+    let started: Awaited<ReturnType<typeof startContainer>>;
     try {
-      await startContainer(ctx, record, { attach: true, ...(size ?? {}), ...unit, early, whileStarting: persist });
+      started = await startContainer(ctx, record, { attach: true, attachOnSyncPipe: true, ...(size ?? {}), ...unit, early, whileStarting: persist });
     } catch (e) {
       persist();
       // A shim that failed removes an --rm container itself; one that never ran cannot.
@@ -129,6 +130,7 @@ export async function runCommand(ctx: Context, image: string, command: string[],
       replay: true,
       sigProxy: proxy === undefined && !o.tty && flags.sigProxy !== false,
       detachKeys: flags.detachKeys,
+      pipe: started.pipe,
     });
     trace("run: done");
     if (o.autoRemove) removeRunFiles(flags);
@@ -150,6 +152,8 @@ interface AttachOpts {
   replay: boolean;
   sigProxy: boolean;
   detachKeys?: string | undefined;
+  /** The shim's sync pipe, when it sends the output there (a foreground run without terminal or stdin). */
+  pipe?: SyncPipe | undefined;
 }
 
 /** Attaches to a running container's shim; returns the exit code (0 when detached). */
@@ -159,11 +163,10 @@ async function attachAndWait(ctx: Context, record: ContainerRecord, opts: Attach
   let session: Session;
   let result: SessionResult;
   try {
-    session = await shimSession(
-      sock,
-      { op: "attach", stdin: opts.stdin, stdout: true, stderr: true, replay: opts.replay },
-      { onStdout: writeStdout, onStderr: writeStderr },
-    );
+    const handlers = { onStdout: writeStdout, onStderr: writeStderr };
+    session = opts.pipe
+      ? pipeSession(opts.pipe, handlers)
+      : await shimSession(sock, { op: "attach", stdin: opts.stdin, stdout: true, stderr: true, replay: opts.replay }, handlers);
     trace("attach: session");
     result = await runSession(session, {
       tty: record.options.tty,

@@ -50,6 +50,18 @@ export interface StartOptions {
   early?: EarlyShim | undefined;
   /** Work for the caller while the shim starts the container (the runtime takes some 30 ms): run makes the record durable then. */
   whileStarting?: (() => void) | undefined;
+  /**
+   * With `attach`, no terminal and no stdin: the shim sends output and the
+   * exit as frames on the sync pipe after its verdict (StartResult.pipe),
+   * which saves a connection and a request round trip.
+   */
+  attachOnSyncPipe?: boolean;
+}
+
+/** The sync pipe after the verdict, when the shim attached it (attachOnSyncPipe): frames, `head` first. */
+export interface SyncPipe {
+  stream: ReadableStream<Uint8Array>;
+  head: Uint8Array;
 }
 
 /**
@@ -132,18 +144,21 @@ function writeBundle(ctx: Context, record: ContainerRecord, dir: string, net: Ne
   atomicWrite(join(bundle, "config.json"), serializeSpec(spec), { noSync: true, mode: 0o600 });
 }
 
-async function readSyncLine(stdout: ReadableStream<Uint8Array>, timeoutMs: number): Promise<SyncLine | undefined> {
+/** The shim's verdict line, and what the pipe held after it (frames, with attachOnSyncPipe). */
+async function readSyncLine(stdout: ReadableStream<Uint8Array>, timeoutMs: number): Promise<{ line: SyncLine; rest: Uint8Array } | undefined> {
   const reader = stdout.getReader();
-  const decoder = new TextDecoder();
-  let text = "";
+  let buf = new Uint8Array(0);
   const timer = setTimeout(() => void reader.cancel().catch(() => {}), timeoutMs);
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      text += decoder.decode(value, { stream: true });
-      const nl = text.indexOf("\n");
-      if (nl >= 0) return JSON.parse(text.slice(0, nl)) as SyncLine;
+      const merged = new Uint8Array(buf.length + value.length);
+      merged.set(buf, 0);
+      merged.set(value, buf.length);
+      buf = merged;
+      const nl = buf.indexOf(10);
+      if (nl >= 0) return { line: JSON.parse(new TextDecoder().decode(buf.subarray(0, nl))) as SyncLine, rest: buf.slice(nl + 1) };
     }
   } finally {
     clearTimeout(timer);
@@ -206,7 +221,7 @@ async function spawnShim(
   cfgPath: string,
   dir: string,
   opts: { joinUserns?: number | undefined; extraFds: number[]; early?: ShimProcess | undefined; whileStarting?: (() => void) | undefined },
-): Promise<SyncLine> {
+): Promise<{ line: SyncLine; pipe: SyncPipe }> {
   const logFd = openSync(join(dir, "shim.log"), "a", 0o600);
   try {
     let child = opts.early && (await endHandOver(opts.early, true)) ? opts.early : undefined;
@@ -226,14 +241,14 @@ async function spawnShim(
       const why = shimLogTail(dir);
       throw new SkiffError("Internal", `container ${record.name}: the shim exited before starting it${why ? `: ${why}` : ""}`);
     }
-    return line;
+    return { line: line.line, pipe: { stream: child.stdout as ReadableStream<Uint8Array>, head: line.rest } };
   } finally {
     closeSync(logFd);
   }
 }
 
 /** Starts a created or exited container. Returns its pid; a running container is left as it is. */
-export async function startContainer(ctx: Context, record: ContainerRecord, opts: StartOptions = {}): Promise<{ pid: number; alreadyRunning: boolean }> {
+export async function startContainer(ctx: Context, record: ContainerRecord, opts: StartOptions = {}): Promise<{ pid: number; alreadyRunning: boolean; pipe?: SyncPipe }> {
   const cdir = ctx.containers.dir(record.id);
   const lock = await acquireLock(containerLock(ctx, record.id));
   try {
@@ -275,6 +290,7 @@ export async function startContainer(ctx: Context, record: ContainerRecord, opts
       ...(o.logMaxFiles ? { logMaxFiles: o.logMaxFiles } : {}),
       autoRemove: o.autoRemove,
       waitForAttach: opts.attach ?? false,
+      ...(opts.attach && opts.attachOnSyncPipe && !o.tty && !o.openStdin ? { attachOnSyncPipe: true } : {}),
       namesDir: join(ctx.containers.root, ".names"),
       restart: o.restart,
       ...(healthcheck ? { healthcheck } : {}),
@@ -305,10 +321,10 @@ export async function startContainer(ctx: Context, record: ContainerRecord, opts
       throw e;
     }
     trace("start: bundle written");
-    const line = await spawnShim(ctx, record, cfgPath, dir, { joinUserns: net.joinUserns, extraFds, early, whileStarting: opts.whileStarting });
+    const { line, pipe } = await spawnShim(ctx, record, cfgPath, dir, { joinUserns: net.joinUserns, extraFds, early, whileStarting: opts.whileStarting });
     trace("start: shim reported");
     if ("error" in line) throw new StartFailure(line.error, line.exitCode);
-    return { pid: line.pid, alreadyRunning: false };
+    return { pid: line.pid, alreadyRunning: false, ...(cfg.attachOnSyncPipe ? { pipe } : {}) };
   } finally {
     opts.early?.release();
     lock.release();

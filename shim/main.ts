@@ -113,21 +113,28 @@ export async function shimMain(argv: string[]): Promise<number> {
     await mountRootfs(cfg);
     traceMemory("shim: mounted");
     await netns;
-    if (!awaitGo(handover)) {
-      // The CLI could not finish the bundle and says why itself; nothing was recorded yet.
-      await unmountRootfs(cfg);
-      return 0;
-    }
     // The network helper (pasta, slirp4netns, user networks) comes up while
-    // the runtime creates the container; its process starts only after.
-    const networked = connectNetwork(cfg.network, cfg.hostsFile, cfg.attachments).then(async (n) => {
+    // the CLI writes the bundle and the runtime creates the container; the
+    // container's process starts only after (see Container.start's gate).
+    const connected = connectNetwork(cfg.network, cfg.hostsFile, cfg.attachments).then(async (n) => {
       net = n;
       if (cfg.attachments.length > 0) {
         // User networks only: the lease store (and the schema library it validates with) stays unloaded otherwise.
         const { confirmLease } = await import("../lib/network/members.ts");
         for (const a of cfg.attachments) await confirmLease(a, cfg.id, { pid: process.pid, start: processStartTime(process.pid) ?? 0 });
       }
-      if (n.address || cfg.ports.length > 0) patchState(cfg.containerDir, { ipAddress: n.address ?? "", ports: cfg.ports });
+    });
+    connected.catch(() => {});
+    if (!awaitGo(handover)) {
+      // The CLI could not finish the bundle and says why itself; nothing was recorded yet.
+      await connected.catch(() => {});
+      await net.stop();
+      await releaseLeases(cfg);
+      await unmountRootfs(cfg);
+      return 0;
+    }
+    const networked = connected.then(() => {
+      if (net.address || cfg.ports.length > 0) patchState(cfg.containerDir, { ipAddress: net.address ?? "", ports: cfg.ports });
     });
     networked.catch(() => {});
     // Without a helper to wait for, one `runtime run --detach` beats create + start (a process less).

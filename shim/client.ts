@@ -121,40 +121,25 @@ export async function shimSession(
   req: Extract<ShimRequest, { op: "attach" | "exec" }>,
   handlers: SessionHandlers,
 ): Promise<Session> {
-  let replyResolve!: (r: ShimReply | undefined) => void;
-  const replied = new Promise<ShimReply | undefined>((r) => {
-    replyResolve = r;
-  });
-  let doneResolve!: (c: number | undefined) => void;
-  const done = new Promise<number | undefined>((r) => {
-    doneResolve = r;
-  });
-  let closedResolve!: () => void;
-  const closed = new Promise<void>((r) => {
-    closedResolve = r;
-  });
+  const replied = Promise.withResolvers<ShimReply | undefined>();
+  const ends = sessionEnds();
   const s = await open(sock, req, {
-    reply: (r) => replyResolve(r),
-    frame: (type, payload) => {
-      if (type === FRAME.STDOUT) handlers.onStdout?.(payload);
-      else if (type === FRAME.STDERR) handlers.onStderr?.(payload);
-      else if (type === FRAME.EXIT) doneResolve((JSON.parse(new TextDecoder().decode(payload)) as { exitCode: number }).exitCode);
-    },
+    reply: (r) => replied.resolve(r),
+    frame: (type, payload) => ends.frame(type, payload, handlers),
     close: () => {
-      replyResolve(undefined);
-      doneResolve(undefined);
-      closedResolve();
+      replied.resolve(undefined);
+      ends.close();
     },
   });
-  const reply = await replied;
+  const reply = await replied.promise;
   if (!reply) throw new SkiffError("Unavailable", `the container's shim closed the connection during ${req.op}`);
   if (!reply.ok) {
     s.end();
     throw new SkiffError(reply.kind, reply.message);
   }
   return {
-    done,
-    closed,
+    done: ends.done,
+    closed: ends.closed,
     sendStdin: (data) => send(s, encodeFrame(FRAME.STDIN, data)),
     closeStdin: () => send(s, encodeFrame(FRAME.STDIN_EOF, new Uint8Array(0))),
     resize: (rows, cols) => send(s, encodeFrame(FRAME.RESIZE, JSON.stringify({ rows, cols }))),
@@ -169,21 +154,10 @@ export async function shimSession(
  * signals for the container still go over shim.sock.
  */
 export function pipeSession(pipe: { stream: ReadableStream<Uint8Array>; head: Uint8Array }, handlers: SessionHandlers): Session {
-  let doneResolve!: (c: number | undefined) => void;
-  const done = new Promise<number | undefined>((r) => {
-    doneResolve = r;
-  });
-  let closedResolve!: () => void;
-  const closed = new Promise<void>((r) => {
-    closedResolve = r;
-  });
+  const ends = sessionEnds();
   const frames = new FrameDecoder();
   const deliver = (chunk: Uint8Array): void => {
-    for (const f of frames.push(chunk)) {
-      if (f.type === FRAME.STDOUT) handlers.onStdout?.(f.payload);
-      else if (f.type === FRAME.STDERR) handlers.onStderr?.(f.payload);
-      else if (f.type === FRAME.EXIT) doneResolve((JSON.parse(new TextDecoder().decode(f.payload)) as { exitCode: number }).exitCode);
-    }
+    for (const f of frames.push(chunk)) ends.frame(f.type, f.payload, handlers);
   };
   const reader = pipe.stream.getReader();
   // The shim process is unref'd (the CLI must not wait for it to end): this keeps us alive until the pipe closes.
@@ -200,10 +174,33 @@ export function pipeSession(pipe: { stream: ReadableStream<Uint8Array>; head: Ui
       // the pipe broke: the shim is gone
     } finally {
       clearInterval(alive);
-      doneResolve(undefined);
-      closedResolve();
+      ends.close();
     }
   })();
   const nothing = (): void => {};
-  return { done, closed, sendStdin: nothing, closeStdin: nothing, resize: nothing, close: () => void reader.cancel().catch(nothing) };
+  return { done: ends.done, closed: ends.closed, sendStdin: nothing, closeStdin: nothing, resize: nothing, close: () => void reader.cancel().catch(nothing) };
+}
+
+/** A session's two endings, and the frames that lead to them: output to the handlers, the exit code to `done`. */
+function sessionEnds(): {
+  done: Promise<number | undefined>;
+  closed: Promise<void>;
+  frame: (type: number, payload: Uint8Array, handlers: SessionHandlers) => void;
+  close: () => void;
+} {
+  const done = Promise.withResolvers<number | undefined>();
+  const closed = Promise.withResolvers<void>();
+  return {
+    done: done.promise,
+    closed: closed.promise,
+    frame(type, payload, handlers) {
+      if (type === FRAME.STDOUT) handlers.onStdout?.(payload);
+      else if (type === FRAME.STDERR) handlers.onStderr?.(payload);
+      else if (type === FRAME.EXIT) done.resolve((JSON.parse(new TextDecoder().decode(payload)) as { exitCode: number }).exitCode);
+    },
+    close() {
+      done.resolve(undefined);
+      closed.resolve();
+    },
+  };
 }

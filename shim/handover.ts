@@ -6,8 +6,10 @@
  * namespace, while the CLI builds the spec. EOF before a line means the CLI
  * gave up (a bad flag, a spec it could not build): the shim ends quietly.
  */
-import { readSync } from "node:fs";
+import { openSync, readSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { errnoCode } from "../lib/errors.ts";
+import { dup2 } from "../lib/sys/libc.ts";
 
 export const GO = "go";
 
@@ -46,8 +48,29 @@ export class HandOverReader {
     }
   }
 
-  /** True when the CLI said go; false when it went away instead. */
+  /**
+   * The path of the shim's config; its stderr then goes to the run dir's
+   * shim.log, as a late shim's does. Undefined at EOF: the CLI gave up.
+   */
+  configPath(): string | undefined {
+    const path = this.line()?.trim();
+    if (!path) return undefined;
+    try {
+      dup2(openSync(join(dirname(path), "shim.log"), "a", 0o600), 2);
+    } catch {
+      // stay with what we have
+    }
+    return path;
+  }
+
+  /** True once the CLI said go (the bundle is written), false when it went away instead; stdin is not read again. */
   awaitGo(): boolean {
-    return this.line()?.trim() === GO;
+    const go = this.line()?.trim() === GO;
+    try {
+      dup2(openSync("/dev/null", "r"), 0);
+    } catch {
+      // stay with what we have
+    }
+    return go;
   }
 }

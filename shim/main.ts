@@ -53,41 +53,12 @@ async function quiet(argv: string[]): Promise<void> {
   await p.exited;
 }
 
-/**
- * A shim started early (before its container existed) reads the path of its
- * shim.json on stdin (see handover.ts); EOF without one means the CLI gave
- * up: exit quietly. Its stderr then goes to the run dir's shim.log, as a
- * late shim's does.
- */
-function awaitConfigPath(handover: HandOverReader): string | undefined {
-  const path = handover.line()?.trim();
-  if (!path) return undefined;
-  try {
-    dup2(openSync(join(dirname(path), "shim.log"), "a", 0o600), 2);
-  } catch {
-    // stay with what we have
-  }
-  return path;
-}
-
-/** The CLI has written the bundle (true), or went away (false); stdin is not read again. */
-function awaitGo(handover: HandOverReader | undefined): boolean {
-  if (!handover) return true;
-  const go = handover.awaitGo();
-  try {
-    dup2(openSync("/dev/null", "r"), 0);
-  } catch {
-    // stay with what we have
-  }
-  return go;
-}
-
 export async function shimMain(argv: string[]): Promise<number> {
   trace("shim: loaded");
   const handover = argv[0] === "-" ? new HandOverReader() : undefined;
   // Made while we wait, for a networked container (most are).
   const spare = handover && argv[1] !== NO_SPARE_NETNS ? SpareNetns.start() : undefined;
-  const cfgPath = handover ? awaitConfigPath(handover) : argv[0];
+  const cfgPath = handover ? handover.configPath() : argv[0];
   trace("shim: got config");
   if (!cfgPath) {
     if (argv[0] === "-") return 0;
@@ -125,7 +96,7 @@ export async function shimMain(argv: string[]): Promise<number> {
       }
     });
     connected.catch(() => {});
-    if (!awaitGo(handover)) {
+    if (handover && !handover.awaitGo()) {
       // The CLI could not finish the bundle and says why itself; nothing was recorded yet.
       await connected.catch(() => {});
       await net.stop();

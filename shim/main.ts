@@ -171,8 +171,7 @@ export async function shimMain(argv: string[]): Promise<number> {
       }),
     );
     ctr.attach(conn, { stdin: false, stdout: true, stderr: true, replay: true });
-  }
-  else detachStdout();
+  } else detachStdout();
   // The OOM count is read once the client has its answer (reading the cgroup costs about a millisecond).
   oomKilled = watchOom(ctr.pid, cfg.id);
   // Startup garbage (module loading, the spawn of the runtime) is dead now:

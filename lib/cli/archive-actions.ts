@@ -44,7 +44,7 @@ async function closeStream(s: NodeJS.WritableStream): Promise<void> {
  * and renamed into place when complete (as Docker does), so a failed save
  * leaves nothing; devices and FIFOs are written in place.
  */
-async function saveToFile(path: string, write: (out: ArchiveOutput) => Promise<unknown>): Promise<void> {
+export async function saveToFile(path: string, write: (out: ArchiveOutput) => Promise<unknown>): Promise<void> {
   let st: Stats | undefined;
   try {
     st = statSync(path);

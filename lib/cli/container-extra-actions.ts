@@ -99,37 +99,21 @@ export async function commitCommand(ctx: Context, name: string, reference: strin
   writeStdout(`${img.id}\n`);
 }
 
-/** `export CONTAINER`: the stopped container's root filesystem as a tar, to stdout or `-o FILE` (written whole, then renamed). */
+/** `export CONTAINER`: the stopped container's root filesystem as a tar, to stdout or `-o FILE` (as `save -o`: written whole, then renamed). */
 export async function exportCommand(ctx: Context, name: string, flags: { output?: string }): Promise<void> {
   const record = ctx.containers.resolve(name);
-  const s = currentState(ctx, record).status;
-  if (s === "running" || s === "paused") throw new SkiffError("Conflict", `exporting a running container is not supported: stop ${record.name} first`);
-  if (!flags.output && process.stdout.isTTY) throw new SkiffError("InvalidArgument", "cowardly refusing to save to a terminal. Use the -o flag or redirect");
-  const { copyFromContainer } = await import("../containers/cp.ts");
-  const { closeSync, openSync, renameSync, rmSync, writeSync } = await import("node:fs");
-  const tmp = flags.output ? `${flags.output}.skiff-${process.pid}.tmp` : undefined;
-  const fd = tmp ? openSync(tmp, "wx", 0o644) : 1;
-  try {
-    await copyFromContainer(ctx, record, {
-      src: "/.",
-      dest: "-",
-      label: name,
-      output: (chunk) => {
-        if (!tmp) return writeStdout(chunk);
-        for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off, chunk.length - off);
-      },
-    });
-    if (tmp) {
-      closeSync(fd);
-      renameSync(tmp, flags.output as string);
-    }
-  } catch (e) {
-    if (tmp) {
-      closeSync(fd);
-      rmSync(tmp, { force: true });
-    }
-    throw e;
+  const { exportContainer } = await import("../containers/cp.ts");
+  if (flags.output) {
+    const { saveToFile } = await import("./archive-actions.ts");
+    await saveToFile(flags.output, (out) => exportContainer(ctx, record, (chunk) => writeWithBackpressure(out as NodeJS.WritableStream, chunk)));
+    return;
   }
+  if (process.stdout.isTTY) throw new SkiffError("InvalidArgument", "cowardly refusing to save to a terminal. Use the -o flag or redirect");
+  await exportContainer(ctx, record, (chunk) => writeStdout(chunk));
+}
+
+function writeWithBackpressure(out: NodeJS.WritableStream, chunk: Uint8Array): Promise<void> | undefined {
+  return out.write(chunk) ? undefined : new Promise((resolve) => out.once("drain", () => resolve()));
 }
 
 /** `diff CONTAINER`: one `C|A|D /path` line per change, as `docker diff` prints. */

@@ -242,6 +242,16 @@ export async function copyFromContainer(ctx: Context, record: ContainerRecord, o
   }
 }
 
+/**
+ * `export`: a stopped container's root filesystem as one tar stream, given
+ * to `output` chunk by chunk (a promise it returns holds the next chunk back).
+ */
+export async function exportContainer(ctx: Context, record: ContainerRecord, output: (chunk: Uint8Array) => void | Promise<void>): Promise<void> {
+  const s = currentState(ctx, record).status;
+  if (s === "running" || s === "paused") throw new SkiffError("Conflict", `exporting a running container is not supported yet: stop ${record.name} first`);
+  await copyFromContainer(ctx, record, { src: "/.", dest: "-", label: record.name, output });
+}
+
 /** Streams `input` to the helper's stdin; on failure the stream is left open (the caller kills the helper). */
 async function feed(input: AsyncIterable<Uint8Array>, sink: Bun.FileSink): Promise<void> {
   for await (const chunk of input) {

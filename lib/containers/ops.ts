@@ -10,7 +10,7 @@ import type { Context } from "../context.ts";
 import { SkiffError } from "../errors.ts";
 import { acquireLock } from "../lock.ts";
 import { parseSignal } from "../oci/spec.ts";
-import { sameProcess, terminateProcess } from "../sys/proc.ts";
+import { sameProcess, terminateProcess, waitProcessGone } from "../sys/proc.ts";
 import { shimRequest } from "../../shim/client.ts";
 import { deleteArgs } from "../../runtime/oci.ts";
 import { spawnInUserNamespace } from "../../runtime/userns.ts";
@@ -18,7 +18,7 @@ import type { ContainerRecord } from "./record.ts";
 import { runtimeConfig } from "./runtime.ts";
 import { cgroupHost, removeContainerCgroups } from "./cgroups.ts";
 import { containerLock, runDir, shimSocket } from "./start.ts";
-import { liveState, readState, waitProcessGone, writeState, type LiveState } from "./state.ts";
+import { liveState, readState, writeState, type LiveState } from "./state.ts";
 
 export function currentState(ctx: Context, record: ContainerRecord): LiveState {
   return liveState(ctx.containers.cachedState(record.id));

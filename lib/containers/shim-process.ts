@@ -42,10 +42,10 @@ export type ShimProcess = Bun.Subprocess<"pipe" | "inherit" | "ignore", "pipe" |
 export function launchShim(
   host: ShimHost,
   rootless: boolean,
-  arg: string | string[],
+  args: string[],
   stdio: { stdin: "ignore" | "pipe"; stderr: number | "ignore"; extraFds?: number[]; joinUserns?: number | undefined },
 ): Promise<ShimProcess> {
-  const argv = [...selfCommand(), "__shim", ...(typeof arg === "string" ? [arg] : arg)];
+  const argv = [...selfCommand(), "__shim", ...args];
   const { stdin, stderr, extraFds = [], joinUserns } = stdio;
   // Sharing another container's namespaces means living in its user
   // namespace: join it (we own it) instead of making a new one.

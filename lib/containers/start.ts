@@ -23,7 +23,8 @@ import { runtimeConfig } from "./runtime.ts";
 import { effectiveHealthcheck } from "./health.ts";
 import { resolveVolumeSources } from "../volumes/mounts.ts";
 import { setUpNetworkPlan, type NetworkSetup } from "../network/setup.ts";
-import { assertCan, liveState, readState, waitProcessGone, writeState } from "./state.ts";
+import { assertCan, liveState, readState, writeState } from "./state.ts";
+import { waitProcessGone } from "../sys/proc.ts";
 import { applyUnitSpec, shimUnitConfig, unitSpawnFds, type UnitStart } from "../systemd/unit-start.ts";
 import type { OciSpec } from "../oci/types.ts";
 import { resourcesForStart } from "./cgroups.ts";
@@ -147,18 +148,15 @@ function writeBundle(ctx: Context, record: ContainerRecord, dir: string, net: Ne
 /** The shim's verdict line, and what the pipe held after it (frames, with attachOnSyncPipe). */
 async function readSyncLine(stdout: ReadableStream<Uint8Array>, timeoutMs: number): Promise<{ line: SyncLine; rest: Uint8Array } | undefined> {
   const reader = stdout.getReader();
-  let buf = new Uint8Array(0);
+  let buf = Buffer.alloc(0);
   const timer = setTimeout(() => void reader.cancel().catch(() => {}), timeoutMs);
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      const merged = new Uint8Array(buf.length + value.length);
-      merged.set(buf, 0);
-      merged.set(value, buf.length);
-      buf = merged;
+      buf = Buffer.concat([buf, value]);
       const nl = buf.indexOf(10);
-      if (nl >= 0) return { line: JSON.parse(new TextDecoder().decode(buf.subarray(0, nl))) as SyncLine, rest: buf.slice(nl + 1) };
+      if (nl >= 0) return { line: JSON.parse(buf.toString("utf8", 0, nl)) as SyncLine, rest: buf.subarray(nl + 1) };
     }
   } finally {
     clearTimeout(timer);
@@ -230,7 +228,7 @@ async function spawnShim(
     if (!line && child) await Promise.race([child.exited, Bun.sleep(1000)]); // its stdout closed: it is on its way out
     // An early shim that never got going (its stderr goes nowhere) gives way to one that can say why.
     if (!line && (!child || child.exitCode === NEVER_STARTED)) {
-      child = await launchShim(ctx, record.rootless, cfgPath, { stdin: "ignore", stderr: logFd, extraFds: opts.extraFds, joinUserns: opts.joinUserns });
+      child = await launchShim(ctx, record.rootless, [cfgPath], { stdin: "ignore", stderr: logFd, extraFds: opts.extraFds, joinUserns: opts.joinUserns });
       opts.whileStarting?.();
       line = await readSyncLine(child.stdout as ReadableStream<Uint8Array>, 120_000);
     }

@@ -84,16 +84,6 @@ export function writeState(containerDir: string, state: ContainerState): void {
 
 export { bootId, processStartTime, sameProcess };
 
-/** Waits until the process `pid` (started at `start`) is gone, or `ms` pass; true when gone. */
-export async function waitProcessGone(pid: number, start: number, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (sameProcess(pid, start)) {
-    if (Date.now() > deadline) return false;
-    await Bun.sleep(10);
-  }
-  return true;
-}
-
 export interface LiveState extends ContainerState {
   /** The shim is alive. */
   shimAlive: boolean;

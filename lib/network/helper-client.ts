@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { Context } from "../context.ts";
 import { SkiffError } from "../errors.ts";
 import { acquireLock } from "../lock.ts";
-import { sameProcess } from "../sys/proc.ts";
+import { sameProcess, waitProcessGone } from "../sys/proc.ts";
 import { findExecutable } from "../../runtime/probe.ts";
 import { selfCommand, spawnInUserNamespace } from "../../runtime/userns.ts";
 import type { HelperConfig } from "./helper.ts";
@@ -44,8 +44,7 @@ export async function stopNetworkHelper(ctx: Context, name: string): Promise<voi
     } catch {
       // gone meanwhile
     }
-    const deadline = Date.now() + 3000;
-    while (sameProcess(helper.pid, helper.start) && Date.now() < deadline) await Bun.sleep(20);
+    await waitProcessGone(helper.pid, helper.start, 3000, 20);
   }
   rmSync(dir, { recursive: true, force: true });
 }

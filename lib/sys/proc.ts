@@ -41,6 +41,16 @@ export function sameProcess(pid: number, start: number): boolean {
  * ended), then sends SIGKILL and waits again: a helper must be gone, not just
  * signalled, before its container counts as stopped or removed.
  */
+/** Waits until the process `pid` (started at `start`) is gone, or `ms` pass; true when gone. */
+export async function waitProcessGone(pid: number, start: number, ms: number, everyMs = 10): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (sameProcess(pid, start)) {
+    if (Date.now() > deadline) return false;
+    await Bun.sleep(everyMs);
+  }
+  return true;
+}
+
 export async function terminateProcess(pid: number, graceMs = 2000): Promise<void> {
   const start = processStartTime(pid);
   if (start === undefined) return;
@@ -50,11 +60,6 @@ export async function terminateProcess(pid: number, graceMs = 2000): Promise<voi
     } catch {
       return; // gone
     }
-    const deadline = Date.now() + ms;
-    while (sameProcess(pid, start)) {
-      if (Date.now() > deadline) break;
-      await Bun.sleep(5);
-    }
-    if (!sameProcess(pid, start)) return;
+    if (await waitProcessGone(pid, start, ms, 5)) return;
   }
 }

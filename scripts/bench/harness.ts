@@ -65,35 +65,41 @@ export async function sample(opts: {
   return out;
 }
 
+/**
+ * Calls `one(k, round)` for each of `count` contestants, `rounds` times,
+ * taking turns in an order that reverses every round, so drift in the
+ * machine's speed during the run falls on all of them alike: a ratio of two
+ * figures measured minutes apart on a shared machine says more about the
+ * machine than about the tools. Returns each contestant's results, in order.
+ */
+export async function inTurns<T>(count: number, rounds: number, one: (k: number, round: number) => Promise<T>): Promise<T[][]> {
+  const out: T[][] = Array.from({ length: count }, () => []);
+  for (let round = 0; round < rounds; round++) {
+    const order = Array.from({ length: count }, (_, k) => k);
+    if (round % 2) order.reverse();
+    for (const k of order) (out[k] as T[]).push(await one(k, round));
+  }
+  return out;
+}
+
 /** One kind of sample for sampleInTurns: what to time, and untimed work after it. */
 export interface Turn {
   measure: (i: number) => Promise<void>;
   cleanup?: (i: number) => Promise<void>;
 }
 
-/**
- * Times several things `runs` times each (after `warmup` untimed rounds),
- * taking turns in an order that reverses every round, so drift in the
- * machine's speed during the run falls on all of them alike: a ratio of two
- * figures measured minutes apart on a shared machine says more about the
- * machine than about the tools. Returns the samples of each, in order.
- */
+/** Times several things `runs` times each, in turns (inTurns), after `warmup` untimed rounds. */
 export async function sampleInTurns(turns: Turn[], opts: { runs: number; warmup?: number }): Promise<number[][]> {
-  const out: number[][] = turns.map(() => []);
   const warmup = opts.warmup ?? 1;
-  for (let i = 0; i < warmup + opts.runs; i++) {
-    const order = turns.map((_, k) => k);
-    if (i % 2) order.reverse();
-    for (const k of order) {
-      const turn = turns[k] as Turn;
-      const t0 = performance.now();
-      await turn.measure(i);
-      const ms = performance.now() - t0;
-      await turn.cleanup?.(i);
-      if (i >= warmup) (out[k] as number[]).push(ms);
-    }
-  }
-  return out;
+  const all = await inTurns(turns.length, warmup + opts.runs, async (k, i) => {
+    const turn = turns[k] as Turn;
+    const t0 = performance.now();
+    await turn.measure(i);
+    const ms = performance.now() - t0;
+    await turn.cleanup?.(i);
+    return ms;
+  });
+  return all.map((samples) => samples.slice(warmup));
 }
 
 export interface Row {

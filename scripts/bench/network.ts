@@ -11,7 +11,7 @@
 import { connect, createServer } from "node:net";
 import { startRegistry } from "../../tests/helpers/registry.ts";
 import { publishBenchImages } from "./fixtures.ts";
-import { benchDir, median, must, Podman, report, run, SKIFF, skiffEnv, type Row } from "./harness.ts";
+import { benchDir, inTurns, median, must, Podman, report, run, sampleInTurns, SKIFF, skiffEnv, type Row, type Turn } from "./harness.ts";
 import { cleanUp } from "./harness.ts";
 
 const MB = Number(process.env.BENCH_MB ?? 200);
@@ -125,18 +125,15 @@ type Tool = { name: string; cmd: (args: string[]) => string[]; env: Record<strin
  * during the run falls on both alike: the difference is what networking adds.
  */
 async function startLatency(tool: Tool, image: string): Promise<{ start: number; startNone: number }> {
-  const kinds = [tool.net, ["--network", "none"]];
-  const times: number[][] = [[], []];
-  for (let i = 0; i <= RUNS * 3; i++) {
-    for (const k of i % 2 ? [0, 1] : [1, 0]) {
-      const t0 = performance.now();
-      const id = (await must(tool.cmd(["run", "-d", ...(kinds[k] as string[]), image, "true"]), { env: tool.env })).stdout.trim();
-      const ms = performance.now() - t0;
-      await run(tool.cmd(["rm", "-f", id]), { env: tool.env });
-      if (i > 0) (times[k] as number[]).push(ms); // the first turn warms up
-    }
-  }
-  return { start: median(times[0] as number[]), startNone: median(times[1] as number[]) };
+  const turn = (net: string[]): Turn => {
+    let id = "";
+    return {
+      measure: async () => void (id = (await must(tool.cmd(["run", "-d", ...net, image, "true"]), { env: tool.env })).stdout.trim()),
+      cleanup: async () => void (await run(tool.cmd(["rm", "-f", id]), { env: tool.env })),
+    };
+  };
+  const [start, startNone] = (await sampleInTurns([turn(tool.net), turn(["--network", "none"])], { runs: RUNS * 3 })) as [number[], number[]];
+  return { start: median(start), startNone: median(startNone) };
 }
 
 async function inboundSample(tool: Tool, image: string): Promise<number> {
@@ -180,25 +177,16 @@ async function requestRate(tool: Tool, image: string): Promise<number> {
   }
 }
 
-/**
- * `RUNS` samples of `one` per tool, the tools taking turns (in an order that
- * reverses every round), so drift in the machine's speed falls on all alike.
- */
-async function inTurns(tools: Tool[], one: (tool: Tool) => Promise<number>): Promise<number[]> {
-  const samples: number[][] = tools.map(() => []);
-  for (let i = 0; i < RUNS; i++) {
-    const order = tools.map((_, k) => k);
-    if (i % 2) order.reverse();
-    for (const k of order) (samples[k] as number[]).push(await one(tools[k] as Tool));
-  }
-  return samples.map(median);
+/** The median of `RUNS` samples of `one` per tool, the tools taking turns (harness.ts inTurns). */
+async function medianInTurns(tools: Tool[], one: (tool: Tool) => Promise<number>): Promise<number[]> {
+  return (await inTurns(tools.length, RUNS, (k) => one(tools[k] as Tool))).map(median);
 }
 
 type Figures = { inbound: number; outbound: number; rate: number; start: number; startNone: number };
 
 async function measure(tools: Tool[], image: string, hostIp: string): Promise<Figures[]> {
-  const inbound = await inTurns(tools, (t) => inboundSample(t, image));
-  const outbound = await inTurns(tools, (t) => outboundSample(t, image, hostIp));
+  const inbound = await medianInTurns(tools, (t) => inboundSample(t, image));
+  const outbound = await medianInTurns(tools, (t) => outboundSample(t, image, hostIp));
   const out: Figures[] = [];
   for (const [k, tool] of tools.entries()) {
     const rate = await requestRate(tool, image);

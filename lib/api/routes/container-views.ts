@@ -138,14 +138,10 @@ export function registerContainerViews(app: Hono<ApiEnv>, state: ApiState): void
 
   app.get("/containers/:id/export", async (c) => {
     const record = resolve(c.req.param("id"));
-    const s = currentState(ctx, record).status;
-    if (s === "running" || s === "paused") {
-      throw new SkiffError("Conflict", `exporting a running container is not supported yet: stop ${record.name} first`);
-    }
-    const { copyFromContainer } = await import("../../containers/cp.ts");
+    const { exportContainer } = await import("../../containers/cp.ts");
     return streamResponse(
       async (sink) => {
-        await copyFromContainer(ctx, record, { src: "/.", dest: "-", label: record.name, output: (chunk) => sink.write(chunk) });
+        await exportContainer(ctx, record, (chunk) => sink.write(chunk));
         state.containerEvent(record, "export");
       },
       { headers: { "Content-Type": "application/x-tar" } },

@@ -191,6 +191,9 @@ export class Podman {
     this.dir = join(base, "podman");
     this.tmp = mkdtempSync("/tmp/skiff-pt-");
     mkdirSync(join(this.dir, "xdg"), { recursive: true, mode: 0o700 });
+    // Podman's exit command (`container cleanup`) fails when $HOME is
+    // missing, and an attached `run --rm` then waits out its 20 s conmon timeout.
+    mkdirSync(join(this.dir, "home"), { recursive: true });
     writeFileSync(join(this.dir, "containers.conf"), '[network]\nnetwork_backend = "cni"\n[engine]\nevents_logger = "file"\n');
     this.env = {
       HOME: join(this.dir, "home"),

@@ -51,7 +51,7 @@ async function prepareFloor(base: string): Promise<{ bundle: string; root: strin
  * cgroup layout (skiff runs it inside its own user namespace, with cgroups
  * disabled).
  */
-async function crunRows(o: { busybox: string; env: Record<string, string>; podman: Podman; stalls: boolean }): Promise<void> {
+async function crunRows(o: { busybox: string; env: Record<string, string>; podman: Podman }): Promise<void> {
   const { busybox, env, podman } = o;
   const rm = await sample({ runs: RUNS, measure: async () => void (await must([SKIFF, "run", "--runtime", "crun", "--network", "none", "--rm", busybox, "true"], { env })) });
   let id = "";
@@ -76,7 +76,6 @@ async function crunRows(o: { busybox: string; env: Record<string, string>; podma
     { name: "run -d", skiff: median(d), podman: pd && median(pd) },
   ]);
   if (podmanError) console.log(`podman with crun failed here: ${podmanError}`);
-  else if (o.stalls) console.log("podman run --rm with crun not measured: its attached runs stall here (see above)");
 }
 
 async function main(): Promise<void> {
@@ -85,7 +84,6 @@ async function main(): Promise<void> {
   const podman = new Podman(base);
   const env = skiffEnv(base);
   const rows: Row[] = [];
-  const notes: string[] = [];
   const P = (args: string[]): Promise<unknown> => must(podman.cmd(args), { env: podman.env });
   try {
     const { busybox } = await publishBenchImages(reg.host);
@@ -94,25 +92,19 @@ async function main(): Promise<void> {
     const floor = await prepareFloor(base);
     const podmanRun = ["run", "--network", "none", "--log-driver", "k8s-file"];
 
-    // run --rm true, in turns with the floor (raw runc run of a prepared bundle)
-    const [floorRun, s1] = (await sampleInTurns(
+    // run --rm true: the floor (raw runc run of a prepared bundle), skiff and Podman in turns
+    const [floorRun, s1, p1] = (await sampleInTurns(
       [
         {
           measure: async (i) => void (await must(["runc", "--root", floor.root, "run", "--bundle", floor.bundle, `floor${i}`])),
           cleanup: async (i) => void (await run(["runc", "--root", floor.root, "delete", "-f", `floor${i}`])),
         },
         { measure: async () => void (await must([SKIFF, "run", "--network", "none", "--rm", busybox, "true"], { env })) },
+        ...(podman.available ? [{ measure: async () => void (await P([...podmanRun, "--rm", busybox, "true"])) }] : []),
       ],
       { runs: RUNS },
-    )) as [number[], number[]];
+    )) as [number[], number[], number[] | undefined];
     const floorMs = median(floorRun);
-    // Podman 4.3 here waits out its 20 s conmon timeout on attached runs (its
-    // exit file is never seen): one probe tells, and such a figure is no baseline.
-    const podmanRm = async (): Promise<void> => void (await P([...podmanRun, "--rm", busybox, "true"]));
-    const probe = podman.available ? await sample({ runs: 1, warmup: 0, measure: podmanRm }) : undefined;
-    const stalls = probe !== undefined && (probe[0] ?? 0) > 15_000;
-    const p1 = podman.available && !stalls ? await sample({ runs: RUNS, measure: podmanRm }) : undefined;
-    if (stalls) notes.push(`podman run --rm took ${((probe[0] ?? 0) / 1000).toFixed(1)} s (its conmon exit timeout): not compared`);
     rows.push({ name: "run --rm true", skiff: median(s1), podman: p1 && median(p1), floor: floorMs, target: { vsPodman: 0.4, vsFloor: 2 } });
 
     // run -d, the tools in turns
@@ -169,9 +161,8 @@ async function main(): Promise<void> {
     rows.push({ name: "rm", skiff: median(s6), podman: p6 && median(p6), target: { vsPodman: 0.5 } });
 
     report(`lifecycle benchmark, rootless as ${process.env.USER ?? process.getuid?.()}, runc, no network (medians of ${RUNS})`, rows);
-    for (const n of notes) console.log(n);
     console.log(`raw runc run true (floor): ${floorMs.toFixed(1)} ms`);
-    if (Bun.which("crun")) await crunRows({ busybox, env, podman, stalls });
+    if (Bun.which("crun")) await crunRows({ busybox, env, podman });
     if (!podman.available) console.log("podman not installed: run scripts/bench/lifecycle.sh as root to install it");
   } finally {
     await cleanUp({ env, podman, registry: reg, base });

@@ -218,9 +218,11 @@ export async function shimMain(argv: string[]): Promise<number> {
     exitCode = await ctr.exited;
   }
   patchState(cfg.containerDir, { status: "exited", exitCode, oomKilled: oomKilled(), finishedAt: new Date().toISOString(), pid: 0, ipAddress: "", ports: [] });
-  await net.stop();
-  await releaseLeases(cfg);
-  await finish(ctr, cfg, exitCode);
+  const stopNetwork = async (): Promise<void> => {
+    await net.stop();
+    await releaseLeases(cfg);
+  };
+  await finish(ctr, cfg, exitCode, stopNetwork);
   // Give clients a moment to read the last frames.
   await ctr.clientsGone(2000);
   server.stop(true);
@@ -234,25 +236,35 @@ function deleteRuntimeState(cfg: ShimConfig): Promise<void> {
   return quiet(deleteArgs(cfg.runtime, cfg.id, { force: true })).catch(() => {});
 }
 
-/** After the container's last exit (recorded): tells the clients, tidies up, and removes an --rm container. */
-async function finish(ctr: Container, cfg: ShimConfig, exitCode: number): Promise<void> {
+/**
+ * After the container's last exit (recorded): stops its network, tells the
+ * clients, tidies up, and removes an --rm container.
+ */
+async function finish(ctr: Container, cfg: ShimConfig, exitCode: number, stopNetwork: () => Promise<void>): Promise<void> {
   const recordText = cfg.autoRemove ? readRecordText(cfg) : undefined;
   if (cfg.autoRemove && !(recordText && hasVolumeMounts(recordText))) {
     // Out of sight first (see retire): `run --rm` returns before the files
-    // and the runtime's state are deleted.
+    // and the runtime's state are deleted, and before its network helper is
+    // gone (a helper's exit waits ~20 ms for the kernel to unregister its tap
+    // device) unless it holds published ports, which must be free by then.
+    const portsHeld = cfg.ports.length > 0;
+    if (portsHeld) await stopNetwork();
     ctr.closeLog();
     if (cfg.waitForAttach) await ctr.firstAttach(10_000);
     ctr.notifyExit(exitCode, { keepOpen: true });
     const trash = retire(cfg);
     trace("shim: retired");
     ctr.closeClients();
+    const networkStopped = portsHeld ? undefined : stopNetwork();
     const runtimeDeleted = deleteRuntimeState(cfg);
     await unmountRootfs(cfg);
+    await networkStopped;
     removeLeftovers(cfg, trash);
     await runtimeDeleted;
     trace("shim: removed");
     return;
   }
+  await stopNetwork();
   // The runtime's delete (its state dir, cgroup) and our unmount touch
   // different things; so does removing our files, once unmounted.
   const runtimeDeleted = deleteRuntimeState(cfg);

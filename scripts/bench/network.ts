@@ -1,9 +1,9 @@
 /**
  * Networking benchmark (issue 4), rootless: throughput through a published
  * port (host → container), container → host, connection rate of a small HTTP
- * server behind -p, and the start latency networking adds to starting a
- * container (`run -d true`: Podman 4.3's attached runs wait out a 20 s conmon
- * timeout on these hosts, so both tools are measured detached). Compared
+ * server behind -p, and the start latency networking adds to
+ * `run --rm true` (the time to a container's exit, its helper stopped and
+ * the container removed). Compared
  * with Podman using the same helper: Debian's Podman 4.3 has slirp4netns
  * (pasta came in 4.4), so skiff is measured with slirp4netns for the
  * ratios, and with pasta (its default) for reference.
@@ -119,19 +119,13 @@ async function httpRate(port: number, seconds: number): Promise<number> {
 type Tool = { name: string; cmd: (args: string[]) => string[]; env: Record<string, string>; net: string[]; hostFromContainer: "gateway" | "address" };
 
 /**
- * Median times for `run -d` to return a running container with the tool's
- * network and with none (removed after each sample, untimed). The two kinds
- * alternate, in turns that swap their order, so drift in the machine's speed
- * during the run falls on both alike: the difference is what networking adds.
+ * Median times of `run --rm true` with the tool's network and with none.
+ * The two kinds alternate, in turns that swap their order, so drift in the
+ * machine's speed during the run falls on both alike: the difference is what
+ * networking adds.
  */
 async function startLatency(tool: Tool, image: string): Promise<{ start: number; startNone: number }> {
-  const turn = (net: string[]): Turn => {
-    let id = "";
-    return {
-      measure: async () => void (id = (await must(tool.cmd(["run", "-d", ...net, image, "true"]), { env: tool.env })).stdout.trim()),
-      cleanup: async () => void (await run(tool.cmd(["rm", "-f", id]), { env: tool.env })),
-    };
-  };
+  const turn = (net: string[]): Turn => ({ measure: async () => void (await must(tool.cmd(["run", "--rm", ...net, image, "true"]), { env: tool.env })) });
   const [start, startNone] = (await sampleInTurns([turn(tool.net), turn(["--network", "none"])], { runs: RUNS * 3 })) as [number[], number[]];
   return { start: median(start), startNone: median(startNone) };
 }
@@ -220,14 +214,14 @@ async function main(): Promise<void> {
       { name: "host -> container via -p (MB/s)", skiff: s.inbound, podman: p?.inbound, unit: "MB/s", target: { minVsPodman: 0.9 } },
       { name: "container -> host (MB/s)", skiff: s.outbound, podman: p?.outbound, unit: "MB/s", target: { minVsPodman: 0.9 } },
       { name: "HTTP conn/s behind -p", skiff: s.rate, podman: p?.rate, unit: "req/s" },
-      { name: "start latency added by network (run -d)", skiff: s.start - s.startNone, podman: p ? p.start - p.startNone : undefined, target: { vsPodman: 0.5 } },
+      { name: "start latency added by network (run --rm)", skiff: s.start - s.startNone, podman: p ? p.start - p.startNone : undefined, target: { vsPodman: 0.5 } },
     ];
     report(`network benchmark, rootless, same helper (slirp4netns) for both (medians of ${RUNS}; ${MB} MB streams)`, rows);
     report("skiff with its default helper (pasta), for reference", [
       { name: "host -> container via -p (MB/s)", skiff: sp.inbound, unit: "MB/s" },
       { name: "container -> host (MB/s)", skiff: sp.outbound, unit: "MB/s" },
       { name: "HTTP conn/s behind -p", skiff: sp.rate, unit: "req/s" },
-      { name: "start latency added by network (run -d)", skiff: sp.start - sp.startNone },
+      { name: "start latency added by network (run --rm)", skiff: sp.start - sp.startNone },
     ]);
   } finally {
     await cleanUp({ env, podman, registry: reg, base });

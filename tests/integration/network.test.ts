@@ -6,9 +6,9 @@
  * Only loopback and namespaces the containers make are used.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { containerFixture, containerSkipReason, until, type ContainerFixture } from "../helpers/containers.ts";
+import { containerFixture, containerSkipReason, leftovers, until, type ContainerFixture } from "../helpers/containers.ts";
 
 const skip = containerSkipReason();
 if (skip) console.warn(`skipping network tests: ${skip}`);
@@ -178,5 +178,26 @@ describe.skipIf(skip !== undefined)("network", () => {
     await fx.env.ok(["rm", "-f", id]);
     const run = readdirSync(`${fx.env.runRoot}/containers`).filter((d) => id.startsWith(d));
     expect(run).toEqual([]);
+  });
+
+  test("run --rm frees its published port before it returns, and its helper ends after it returns", async () => {
+    // The shim tells a --rm container's exit before its helper is gone unless
+    // the helper holds ports: the port can be bound the moment run returns.
+    for (const net of [[], ...(slirp ? [["--network", "slirp4netns"]] : [])]) {
+      const port = freePort();
+      await fx.env.ok(["run", "--rm", ...net, "-p", `127.0.0.1:${port}:80`, fx.image, "true"]);
+      Bun.listen({ hostname: "127.0.0.1", port, socket: { data() {} } }).stop(true);
+      const cidfile = join(fx.work, `rm-${net.length}.cid`);
+      // The cidfile goes with the container: read while it runs.
+      const p = fx.spawn(["run", "--rm", "--cidfile", cidfile, ...net, fx.image, "sleep", "1"]);
+      const id = (await until(() => (existsSync(cidfile) ? readFileSync(cidfile, "utf8").trim() : undefined), 5000)) ?? "";
+      expect(await p.exited).toBe(0);
+      expect(id).toMatch(/^[0-9a-f]{64}$/);
+      const left = await until(() => {
+        const l = leftovers(fx, id, {});
+        return l.length === 0 ? l : undefined;
+      }, 5000);
+      expect(left ?? leftovers(fx, id, {})).toEqual([]);
+    }
   });
 });

@@ -119,14 +119,15 @@ async function httpRate(port: number, seconds: number): Promise<number> {
 type Tool = { name: string; cmd: (args: string[]) => string[]; env: Record<string, string>; net: string[]; hostFromContainer: "gateway" | "address" };
 
 /**
- * Median times of `run --rm true` with the tool's network and with none.
+ * Median times of `run --rm true` with the tool's network and with none
+ * (8x the runs of the throughput figures: a difference of a few ms needs them).
  * The two kinds alternate, in turns that swap their order, so drift in the
  * machine's speed during the run falls on both alike: the difference is what
  * networking adds.
  */
 async function startLatency(tool: Tool, image: string): Promise<{ start: number; startNone: number }> {
   const turn = (net: string[]): Turn => ({ measure: async () => void (await must(tool.cmd(["run", "--rm", ...net, image, "true"]), { env: tool.env })) });
-  const [start, startNone] = (await sampleInTurns([turn(tool.net), turn(["--network", "none"])], { runs: RUNS * 3 })) as [number[], number[]];
+  const [start, startNone] = (await sampleInTurns([turn(tool.net), turn(["--network", "none"])], { runs: RUNS * 8 })) as [number[], number[]];
   return { start: median(start), startNone: median(startNone) };
 }
 

@@ -3,9 +3,9 @@
  * objects and call the engine. This file owns the one place where errors
  * become messages and exit codes.
  */
-import { CommanderError } from "commander";
+import { CommanderError, type Command } from "commander";
 import { EXIT_SKIFF, exitCode, SkiffError, toSkiffError } from "../errors.ts";
-import { buildProgram } from "./program.ts";
+import { buildProgram, prunable } from "./program.ts";
 import { trace } from "../trace.ts";
 import { writeStderr } from "./stdio.ts";
 
@@ -20,22 +20,42 @@ export class ExitStatus extends Error {
 
 export async function runCli(argv: string[]): Promise<number> {
   trace("cli: loaded");
-  // Commander copies these settings into subcommands as they are created:
-  // they must be set before the verbs are registered.
-  const program = buildProgram(argv, (p) => {
-    p.exitOverride();
-    p.configureOutput({
-      writeErr: (s) => writeStderr(s),
-      outputError: (s, write) => write(`Error: ${s.replace(/^error: /, "")}`),
-    });
-  });
+  const pruned = prunable(argv);
+  // The pruned program's errors wait: an unknown option there means parsing again with all of them.
+  let held = "";
+  const program = build(argv, pruned, pruned ? (s) => void (held += s) : writeStderr);
   trace("cli: program built");
   try {
     await program.parseAsync(argv);
     return 0;
   } catch (e) {
+    if (pruned && e instanceof CommanderError && e.code === "commander.unknownOption") {
+      try {
+        await build(argv, false, writeStderr).parseAsync(argv);
+        return 0;
+      } catch (again) {
+        return handleError(again);
+      }
+    }
+    writeStderr(held);
     return handleError(e);
   }
+}
+
+function build(argv: string[], pruned: boolean, errors: (s: string) => void): Command {
+  // Commander copies these settings into subcommands as they are created:
+  // they must be set before the verbs are registered.
+  return buildProgram(
+    argv,
+    (p) => {
+      p.exitOverride();
+      p.configureOutput({
+        writeErr: (s) => writeStderr(s),
+        outputError: (s) => errors(`Error: ${s.replace(/^error: /, "")}`),
+      });
+    },
+    pruned,
+  );
 }
 
 function handleError(e: unknown): number {

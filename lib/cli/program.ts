@@ -3,7 +3,7 @@
  * their engine code lazily so `skiff version` loads almost nothing.
  */
 import { Command, Option } from "commander";
-import { IndexedCommand } from "./indexed-command.ts";
+import { IndexedCommand, mentionedFlags } from "./indexed-command.ts";
 import { containerVerbs } from "./commands/containers.ts";
 import { imageVerbs } from "./commands/images.ts";
 import { networkVerbs } from "./commands/networks.ts";
@@ -22,10 +22,11 @@ const VERBS: Record<string, (program: Command) => void> = { ...containerVerbs, .
 /**
  * Builds the program. With `argv`, only the verb being run is registered:
  * commander objects cost startup time, and a CLI run uses one verb. Help,
- * unknown verbs and `help X` get every verb.
+ * unknown verbs and `help X` get every verb. With `pruned` too, only the
+ * options argv names (IndexedCommand); see `prunable`.
  */
-export function buildProgram(argv?: string[], configure?: (program: Command) => void): Command {
-  const program = new IndexedCommand("skiff")
+export function buildProgram(argv?: string[], configure?: (program: Command) => void, pruned = false): Command {
+  const program = new IndexedCommand("skiff", argv && pruned ? mentionedFlags(argv.slice(2)) : undefined)
     .description("Daemonless, rootless containers: pull, run and manage OCI images")
     .version(VERSION, "-v, --version", "print the version and exit")
     .addOption(new Option("--root <dir>", "storage root (images, containers, volumes)").env("SKIFF_ROOT"))
@@ -42,6 +43,15 @@ export function buildProgram(argv?: string[], configure?: (program: Command) => 
   if (only) only(program);
   else for (const register of Object.values(VERBS)) register(program);
   return program;
+}
+
+/**
+ * Whether a program pruned to argv's options parses argv as the full one
+ * would: not when help is asked for (it lists every option; `-h` is help
+ * for most verbs, alone or in a cluster).
+ */
+export function prunable(argv: string[]): boolean {
+  return findVerb(argv.slice(2)) !== "help" && !argv.slice(2).some((a) => a === "--help" || /^-[^-]*h/.test(a));
 }
 
 /** Global options seen from a subcommand. */

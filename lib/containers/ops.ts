@@ -45,15 +45,6 @@ async function signalOrphan(record: ContainerRecord, state: LiveState, signal: n
   await inContainerNs(record, state.pid, ["kill", `-${signal}`, String(state.pid)]);
 }
 
-async function waitGone(pid: number, start: number, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (!sameProcess(pid, start)) return true;
-    await Bun.sleep(20);
-  }
-  return !sameProcess(pid, start);
-}
-
 /**
  * Deletes the runtime's state of a container whose shim is gone (runc kills
  * a live init first). Rootless, the state belongs to root of a user
@@ -143,10 +134,10 @@ export async function stopContainer(
   // signal that ended it, as a shell would (128 + signal).
   let sent = signal;
   await signalOrphan(record, state, signal);
-  if (!(await waitGone(state.pid, state.pidStart, timeout * 1000))) {
+  if (!(await waitProcessGone(state.pid, state.pidStart, timeout * 1000))) {
     sent = 9;
     await signalOrphan(record, state, 9);
-    await waitGone(state.pid, state.pidStart, 5000);
+    await waitProcessGone(state.pid, state.pidStart, 5000);
   }
   await finishOrphan(ctx, record, state, 128 + sent);
   return true;
@@ -176,7 +167,7 @@ export async function killContainer(ctx: Context, record: ContainerRecord, signa
     return;
   }
   await signalOrphan(record, state, signal);
-  if (signal === 9 && (await waitGone(state.pid, state.pidStart, 5000))) await finishOrphan(ctx, record, state, 137);
+  if (signal === 9 && (await waitProcessGone(state.pid, state.pidStart, 5000))) await finishOrphan(ctx, record, state, 137);
 }
 
 /** Waits until the container is not running; returns its exit code. */

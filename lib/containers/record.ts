@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import type { Digest } from "../digest.ts";
 import { errnoCode, SkiffError } from "../errors.ts";
-import { atomicWriteJson, fsyncFile, parseJsonText, readJsonFile, readTextFile } from "../fsutil.ts";
+import { atomicWriteJson, fsyncFile, parseJsonText, readTextFile } from "../fsutil.ts";
 import { tryLock } from "../lock.ts";
 import { ContainerConfigSchema } from "../images/manifest.ts";
 import { createOptionsSchema } from "./options.ts";
@@ -189,7 +189,7 @@ export class ContainerStore {
 
   exists(id: string): boolean {
     try {
-      return readJsonFile(join(this.dir(id), "config.json"), recordSchema) !== undefined;
+      return this.read(id) !== undefined;
     } catch {
       return false;
     }
@@ -214,8 +214,15 @@ export class ContainerStore {
     }
   }
 
+  /**
+   * The record, validated once per distinct text (see RecordCache). A copy:
+   * callers change records they then write, and the cached one must keep
+   * matching the text it was parsed from.
+   */
   read(id: string): ContainerRecord | undefined {
-    return readJsonFile(join(this.dir(id), "config.json"), recordSchema);
+    const path = join(this.dir(id), "config.json");
+    const text = readTextFile(path);
+    return text === undefined ? undefined : structuredClone(this.#cache.record(id, text, (t) => parseJsonText(path, t, recordSchema)));
   }
 
   /** Every container id with a directory (records may be incomplete). */

@@ -36,13 +36,8 @@ export function sameProcess(pid: number, start: number): boolean {
   return s !== undefined && (start === 0 || s === start);
 }
 
-/**
- * Sends SIGTERM, waits up to `graceMs` for the process to end (a zombie has
- * ended), then sends SIGKILL and waits again: a helper must be gone, not just
- * signalled, before its container counts as stopped or removed.
- */
-/** Waits until the process `pid` (started at `start`) is gone, or `ms` pass; true when gone. */
-export async function waitProcessGone(pid: number, start: number, ms: number, everyMs = 10): Promise<boolean> {
+/** Waits until the process `pid` (started at `start`) is gone, or `ms` pass; true when gone. Polls /proc (a read costs microseconds). */
+export async function waitProcessGone(pid: number, start: number, ms: number, everyMs = 2): Promise<boolean> {
   const deadline = Date.now() + ms;
   while (sameProcess(pid, start)) {
     if (Date.now() > deadline) return false;
@@ -51,6 +46,11 @@ export async function waitProcessGone(pid: number, start: number, ms: number, ev
   return true;
 }
 
+/**
+ * Sends SIGTERM, waits up to `graceMs` for the process to end (a zombie has
+ * ended), then sends SIGKILL and waits again: a helper must be gone, not just
+ * signalled, before its container counts as stopped or removed.
+ */
 export async function terminateProcess(pid: number, graceMs = 2000): Promise<void> {
   const start = processStartTime(pid);
   if (start === undefined) return;
@@ -60,6 +60,6 @@ export async function terminateProcess(pid: number, graceMs = 2000): Promise<voi
     } catch {
       return; // gone
     }
-    if (await waitProcessGone(pid, start, ms, 5)) return;
+    if (await waitProcessGone(pid, start, ms)) return;
   }
 }

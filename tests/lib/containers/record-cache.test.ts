@@ -1,8 +1,10 @@
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RecordCache } from "../../../lib/containers/record-cache.ts";
+import { createOptions } from "../../../lib/containers/options.ts";
+import { ContainerStore, type ContainerRecord } from "../../../lib/containers/record.ts";
 import type { ContainerState } from "../../../lib/containers/state.ts";
 
 const running = (pid: number) => ({ schemaVersion: 1, status: "running", pid }) as unknown as ContainerState;
@@ -52,6 +54,45 @@ describe("RecordCache", () => {
       second.save();
       const saved = JSON.parse(readFileSync(file, "utf8"));
       expect(Object.keys(saved.states)).toEqual(["a"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("ContainerStore.read through the cache", () => {
+  const ID = "c".repeat(64);
+  const record = (name: string): ContainerRecord => ({
+    schemaVersion: 1,
+    id: ID,
+    name,
+    created: "2024-01-01T00:00:00Z",
+    image: { id: `sha256:${"b".repeat(64)}` as never, name: "registry.example.com/web:1", chainIds: [] },
+    imageConfig: { Env: ["PATH=/bin"], Cmd: ["httpd"] },
+    options: createOptions({}),
+    runtime: "runc",
+    rootless: false,
+    driver: "overlay",
+  });
+
+  test("validates once per text, hands out copies, rereads a changed file and refuses a corrupt one", () => {
+    const dir = mkdtempSync(join(tmpdir(), "skiff-store-"));
+    try {
+      const store = new ContainerStore(dir);
+      store.write(record("web"));
+      const first = store.read(ID) as ContainerRecord;
+      expect(first.name).toBe("web");
+      // A caller that changes its copy changes nothing stored.
+      first.name = "changed";
+      expect(store.read(ID)?.name).toBe("web");
+      // Seen again by a later process, from the saved cache.
+      new ContainerStore(dir).list();
+      store.write(record("api"));
+      expect(store.read(ID)?.name).toBe("api");
+      expect(new ContainerStore(dir).read(ID)?.name).toBe("api");
+      writeFileSync(join(dir, ID, "config.json"), '{"schemaVersion": 1, "id": "not an id"}');
+      expect(() => new ContainerStore(dir).read(ID)).toThrow();
+      expect(new ContainerStore(dir).exists(ID)).toBe(false);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RecordCache } from "../../../lib/containers/record-cache.ts";
-import { createOptions } from "../../../lib/containers/options.ts";
 import { ContainerStore, type ContainerRecord } from "../../../lib/containers/record.ts";
+import { testRecord } from "../../helpers/records.ts";
 import type { ContainerState } from "../../../lib/containers/state.ts";
 
 const running = (pid: number) => ({ schemaVersion: 1, status: "running", pid }) as unknown as ContainerState;
@@ -62,18 +62,7 @@ describe("RecordCache", () => {
 
 describe("ContainerStore.read through the cache", () => {
   const ID = "c".repeat(64);
-  const record = (name: string): ContainerRecord => ({
-    schemaVersion: 1,
-    id: ID,
-    name,
-    created: "2024-01-01T00:00:00Z",
-    image: { id: `sha256:${"b".repeat(64)}` as never, name: "registry.example.com/web:1", chainIds: [] },
-    imageConfig: { Env: ["PATH=/bin"], Cmd: ["httpd"] },
-    options: createOptions({}),
-    runtime: "runc",
-    rootless: false,
-    driver: "overlay",
-  });
+  const record = (name: string): ContainerRecord => testRecord({ id: ID, name });
 
   test("validates once per text, hands out copies, rereads a changed file and refuses a corrupt one", () => {
     const dir = mkdtempSync(join(tmpdir(), "skiff-store-"));

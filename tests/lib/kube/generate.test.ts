@@ -13,23 +13,14 @@ import type { Pod } from "../../../lib/kube/types.ts";
 import { GENERATED_HEADER, parseYamlDocuments, toYaml } from "../../../lib/kube/yaml.ts";
 import { expectGolden } from "../../helpers/golden.ts";
 import { validateKubeObject, type Schema } from "../../helpers/jsonschema.ts";
+import { testRecord } from "../../helpers/records.ts";
 
 const FIXTURES = join(import.meta.dir, "..", "..", "fixtures");
 const SCHEMA = JSON.parse(readFileSync(join(FIXTURES, "k8s", "core-v1.schema.json"), "utf8")) as Schema;
 
 function record(name: string, options: Parameters<typeof createOptions>[0], image = "docker.io/library/busybox:latest"): ContainerRecord {
-  return {
-    schemaVersion: 1,
-    id: name.padEnd(64, "0").replace(/[^a-f0-9]/g, "a").slice(0, 64),
-    name,
-    created: "2024-01-01T00:00:00Z",
-    image: { id: `sha256:${"b".repeat(64)}` as never, name: image, chainIds: [] },
-    imageConfig: null,
-    options: createOptions(options),
-    runtime: "runc",
-    rootless: true,
-    driver: "overlay",
-  };
+  const id = name.padEnd(64, "0").replace(/[^a-f0-9]/g, "a").slice(0, 64);
+  return testRecord({ id, name, image, imageConfig: null, options, rootless: true });
 }
 
 const IMAGE_CONFIG = { Env: ["PATH=/usr/bin:/bin"], Cmd: ["sh"] };

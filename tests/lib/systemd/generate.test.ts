@@ -7,23 +7,13 @@ import { generateSystemdUnit, serviceNameFor, type GenerateOptions } from "../..
 import { runArgsOf } from "../../../lib/systemd/run-args.ts";
 import { splitWords, UnitFile } from "../../../lib/systemd/unitfile.ts";
 import { expectGolden } from "../../helpers/golden.ts";
+import { testRecord } from "../../helpers/records.ts";
 
 const GOLDEN = join(import.meta.dir, "..", "..", "fixtures", "systemd");
 const ID = "a".repeat(64);
 
 function record(options: Partial<Parameters<typeof createOptions>[0]> = {}, name = "web"): ContainerRecord {
-  return {
-    schemaVersion: 1,
-    id: ID,
-    name,
-    created: "2024-01-01T00:00:00Z",
-    image: { id: `sha256:${"b".repeat(64)}` as never, name: "registry.example.com/web:1", chainIds: [] },
-    imageConfig: { Env: ["PATH=/bin"], Cmd: ["httpd"] },
-    options: createOptions(options),
-    runtime: "runc",
-    rootless: false,
-    driver: "overlay",
-  };
+  return testRecord({ id: ID, name, options });
 }
 
 const BASE: GenerateOptions = {

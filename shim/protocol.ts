@@ -57,7 +57,12 @@ export function encodeFrame(type: number, payload: Uint8Array | string): Uint8Ar
   const body = typeof payload === "string" ? new TextEncoder().encode(payload) : payload;
   const out = new Uint8Array(5 + body.length);
   out[0] = type;
-  new DataView(out.buffer).setUint32(1, body.length, false);
+  // The length big-endian, byte by byte: a DataView needs `.buffer`, which
+  // makes JavaScriptCore move a small array's bytes out of line first.
+  out[1] = body.length >>> 24;
+  out[2] = (body.length >>> 16) & 0xff;
+  out[3] = (body.length >>> 8) & 0xff;
+  out[4] = body.length & 0xff;
   out.set(body, 5);
   return out;
 }
@@ -73,7 +78,7 @@ export class FrameDecoder {
     const frames: { type: number; payload: Uint8Array }[] = [];
     let off = 0;
     while (merged.length - off >= 5) {
-      const len = new DataView(merged.buffer, merged.byteOffset + off + 1, 4).getUint32(0, false);
+      const len = (((merged[off + 1] as number) << 24) | ((merged[off + 2] as number) << 16) | ((merged[off + 3] as number) << 8) | (merged[off + 4] as number)) >>> 0;
       if (merged.length - off - 5 < len) break;
       frames.push({ type: merged[off] as number, payload: merged.slice(off + 5, off + 5 + len) });
       off += 5 + len;

@@ -163,45 +163,54 @@ export function defaultSeccomp(caps: readonly string[], arch: string): OciSeccom
 
 // ---- profiles given with --security-opt seccomp=<json> -------------------------
 
-const ACTION = z.string().regex(/^SCMP_ACT_[A-Z_]+$/, "an SCMP_ACT_* action");
+// Built on first use (z.lazy): a run without a profile never pays for them.
+const ACTION = z.lazy(() => z.string().regex(/^SCMP_ACT_[A-Z_]+$/, "an SCMP_ACT_* action"));
 
-const ArgSchema = z.object({
-  index: z.number().int().min(0).max(5),
-  value: z.number().int().min(0),
-  valueTwo: z.number().int().min(0).optional(),
-  op: z.string().regex(/^SCMP_CMP_[A-Z_]+$/, "an SCMP_CMP_* operator"),
-});
+const ArgSchema = z.lazy(() =>
+  z.object({
+    index: z.number().int().min(0).max(5),
+    value: z.number().int().min(0),
+    valueTwo: z.number().int().min(0).optional(),
+    op: z.string().regex(/^SCMP_CMP_[A-Z_]+$/, "an SCMP_CMP_* operator"),
+  }),
+);
 
-const FilterSchema = z
-  .object({
-    caps: z.array(z.string()).optional(),
-    arches: z.array(z.string()).optional(),
-    minKernel: z.string().optional(),
-  })
-  .passthrough();
+const FilterSchema = z.lazy(() =>
+  z
+    .object({
+      caps: z.array(z.string()).optional(),
+      arches: z.array(z.string()).optional(),
+      minKernel: z.string().optional(),
+    })
+    .passthrough(),
+);
 
-const RuleSchema = z
-  .object({
-    names: z.array(z.string()).optional(),
-    name: z.string().optional(),
-    action: ACTION,
-    errnoRet: z.number().int().min(0).optional(),
-    args: z.array(ArgSchema).nullable().optional(),
-    includes: FilterSchema.optional(),
-    excludes: FilterSchema.optional(),
-  })
-  .passthrough();
+const RuleSchema = z.lazy(() =>
+  z
+    .object({
+      names: z.array(z.string()).optional(),
+      name: z.string().optional(),
+      action: ACTION,
+      errnoRet: z.number().int().min(0).optional(),
+      args: z.array(ArgSchema).nullable().optional(),
+      includes: FilterSchema.optional(),
+      excludes: FilterSchema.optional(),
+    })
+    .passthrough(),
+);
 
-const ProfileSchema = z
-  .object({
-    defaultAction: ACTION,
-    defaultErrnoRet: z.number().int().min(0).optional(),
-    architectures: z.array(z.string()).nullable().optional(),
-    archMap: z.array(z.object({ architecture: z.string(), subArchitectures: z.array(z.string()).nullable().optional() })).nullable().optional(),
-    syscalls: z.array(RuleSchema).nullable().optional(),
-    flags: z.array(z.string()).nullable().optional(),
-  })
-  .passthrough();
+const ProfileSchema = z.lazy(() =>
+  z
+    .object({
+      defaultAction: ACTION,
+      defaultErrnoRet: z.number().int().min(0).optional(),
+      architectures: z.array(z.string()).nullable().optional(),
+      archMap: z.array(z.object({ architecture: z.string(), subArchitectures: z.array(z.string()).nullable().optional() })).nullable().optional(),
+      syscalls: z.array(RuleSchema).nullable().optional(),
+      flags: z.array(z.string()).nullable().optional(),
+    })
+    .passthrough(),
+);
 
 function fullCap(name: string): string {
   const upper = name.toUpperCase();

@@ -16,6 +16,8 @@ import { cleanUp } from "./harness.ts";
 
 const MB = Number(process.env.BENCH_MB ?? 200);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+/** Throughput samples per tool: a stream's rate on this VM moves ±15% from one to the next. */
+const STREAMS = RUNS * 2;
 
 async function freePort(): Promise<number> {
   return await new Promise((resolve) => {
@@ -172,9 +174,9 @@ async function requestRate(tool: Tool, image: string): Promise<number> {
   }
 }
 
-/** The median of `RUNS` samples of `one` per tool, the tools taking turns (harness.ts inTurns). */
+/** The median of `STREAMS` samples of `one` per tool, the tools taking turns (harness.ts inTurns). */
 async function medianInTurns(tools: Tool[], one: (tool: Tool) => Promise<number>): Promise<number[]> {
-  return (await inTurns(tools.length, RUNS, (k) => one(tools[k] as Tool))).map(median);
+  return (await inTurns(tools.length, STREAMS, (k) => one(tools[k] as Tool))).map(median);
 }
 
 type Figures = { inbound: number; outbound: number; rate: number; start: number; startNone: number };
@@ -217,7 +219,7 @@ async function main(): Promise<void> {
       { name: "HTTP conn/s behind -p", skiff: s.rate, podman: p?.rate, unit: "req/s" },
       { name: "start latency added by network (run --rm)", skiff: s.start - s.startNone, podman: p ? p.start - p.startNone : undefined, target: { vsPodman: 0.5 } },
     ];
-    report(`network benchmark, rootless, same helper (slirp4netns) for both (medians of ${RUNS}; ${MB} MB streams)`, rows);
+    report(`network benchmark, rootless, same helper (slirp4netns) for both (medians of ${STREAMS} streams of ${MB} MB, ${RUNS * 8} starts)`, rows);
     report("skiff with its default helper (pasta), for reference", [
       { name: "host -> container via -p (MB/s)", skiff: sp.inbound, unit: "MB/s" },
       { name: "container -> host (MB/s)", skiff: sp.outbound, unit: "MB/s" },

@@ -35,9 +35,16 @@ export class RecordCache {
   #dirty = false;
   #exitHook = false;
 
-  /** `file`: where to keep the cache between processes; none: memory only. */
-  constructor(file?: string) {
+  readonly #live: (() => Set<string>) | undefined;
+
+  /**
+   * `file`: where to keep the cache between processes; none: memory only.
+   * `live`: the ids that still exist, asked when the file is written, so the
+   * entries of removed containers (a `run --rm` loop makes many) do not pile up.
+   */
+  constructor(file?: string, live?: () => Set<string>) {
     this.#file = file;
+    this.#live = live;
   }
 
   #load(): void {
@@ -105,6 +112,7 @@ export class RecordCache {
   save(): void {
     if (!this.#file || !this.#dirty) return;
     try {
+      if (this.#live) this.retain(this.#live());
       atomicWrite(this.#file, JSON.stringify(this.#data), { noSync: true, mode: 0o600 });
       this.#dirty = false;
     } catch {

@@ -88,7 +88,7 @@ export class ContainerStore {
 
   constructor(containersDir: string, opts: { memoryCache?: boolean } = {}) {
     this.#dir = containersDir;
-    this.#cache = new RecordCache(opts.memoryCache ? undefined : join(containersDir, ".cache.json"));
+    this.#cache = new RecordCache(opts.memoryCache ? undefined : join(containersDir, ".cache.json"), () => new Set(this.ids()));
   }
 
   get root(): string {

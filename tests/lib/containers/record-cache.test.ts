@@ -60,6 +60,24 @@ describe("RecordCache", () => {
   });
 });
 
+describe("RecordCache pruning", () => {
+  test("entries of containers that are gone are dropped when the file is written", () => {
+    const dir = mkdtempSync(join(tmpdir(), "skiff-cache-"));
+    try {
+      const file = join(dir, ".cache.json");
+      let live = new Set(["a", "b"]);
+      const cache = new RecordCache(file, () => live);
+      cache.state("a", "1", () => running(1));
+      cache.state("b", "2", () => running(2));
+      live = new Set(["a"]);
+      cache.save();
+      expect(Object.keys(JSON.parse(readFileSync(file, "utf8")).states)).toEqual(["a"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("ContainerStore.read through the cache", () => {
   const ID = "c".repeat(64);
   const record = (name: string): ContainerRecord => testRecord({ id: ID, name });

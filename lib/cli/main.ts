@@ -54,7 +54,7 @@ function build(argv: string[], pruned: boolean, errors: (s: string) => void): Co
         outputError: (s) => errors(`Error: ${s.replace(/^error: /, "")}`),
       });
     },
-    pruned,
+    { pruned },
   );
 }
 

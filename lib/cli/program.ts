@@ -25,8 +25,8 @@ const VERBS: Record<string, (program: Command) => void> = { ...containerVerbs, .
  * unknown verbs and `help X` get every verb. With `pruned` too, only the
  * options argv names (IndexedCommand); see `prunable`.
  */
-export function buildProgram(argv?: string[], configure?: (program: Command) => void, pruned = false): Command {
-  const program = new IndexedCommand("skiff", argv && pruned ? mentionedFlags(argv.slice(2)) : undefined)
+export function buildProgram(argv?: string[], configure?: (program: Command) => void, opts: { pruned?: boolean } = {}): Command {
+  const program = new IndexedCommand("skiff", argv && opts.pruned ? mentionedFlags(argv.slice(2)) : undefined)
     .description("Daemonless, rootless containers: pull, run and manage OCI images")
     .version(VERSION, "-v, --version", "print the version and exit")
     .addOption(new Option("--root <dir>", "storage root (images, containers, volumes)").env("SKIFF_ROOT"))

@@ -56,7 +56,7 @@ async function skiffParse(args: string[], pruned: boolean): Promise<unknown> {
         throw STOP;
       });
     },
-    pruned,
+    { pruned },
   );
   try {
     await program.parseAsync(argv);

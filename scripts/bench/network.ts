@@ -121,16 +121,16 @@ async function httpRate(port: number, seconds: number): Promise<number> {
 type Tool = { name: string; cmd: (args: string[]) => string[]; env: Record<string, string>; net: string[]; hostFromContainer: "gateway" | "address" };
 
 /**
- * Median times of `run --rm true` with the tool's network and with none
- * (8x the runs of the throughput figures: a difference of a few ms needs them).
- * The two kinds alternate, in turns that swap their order, so drift in the
- * machine's speed during the run falls on both alike: the difference is what
- * networking adds.
+ * What networking adds to `run --rm true`: runs with the tool's network and
+ * with none alternate, in turns that swap their order (8x the runs of the
+ * throughput figures: a difference of a few ms needs them). The figure is
+ * the median of each turn's difference, so drift in the machine's speed
+ * falls on both runs of a pair alike.
  */
-async function startLatency(tool: Tool, image: string): Promise<{ start: number; startNone: number }> {
+async function startLatency(tool: Tool, image: string): Promise<number> {
   const turn = (net: string[]): Turn => ({ measure: async () => void (await must(tool.cmd(["run", "--rm", ...net, image, "true"]), { env: tool.env })) });
   const [start, startNone] = (await sampleInTurns([turn(tool.net), turn(["--network", "none"])], { runs: RUNS * 8 })) as [number[], number[]];
-  return { start: median(start), startNone: median(startNone) };
+  return median(start.map((ms, i) => ms - (startNone[i] as number)));
 }
 
 async function inboundSample(tool: Tool, image: string): Promise<number> {
@@ -179,7 +179,7 @@ async function medianInTurns(tools: Tool[], one: (tool: Tool) => Promise<number>
   return (await inTurns(tools.length, STREAMS, (k) => one(tools[k] as Tool))).map(median);
 }
 
-type Figures = { inbound: number; outbound: number; rate: number; start: number; startNone: number };
+type Figures = { inbound: number; outbound: number; rate: number; added: number };
 
 async function measure(tools: Tool[], image: string, hostIp: string): Promise<Figures[]> {
   const inbound = await medianInTurns(tools, (t) => inboundSample(t, image));
@@ -187,8 +187,8 @@ async function measure(tools: Tool[], image: string, hostIp: string): Promise<Fi
   const out: Figures[] = [];
   for (const [k, tool] of tools.entries()) {
     const rate = await requestRate(tool, image);
-    const { start, startNone } = await startLatency(tool, image);
-    out.push({ inbound: inbound[k] as number, outbound: outbound[k] as number, rate, start, startNone });
+    const added = await startLatency(tool, image);
+    out.push({ inbound: inbound[k] as number, outbound: outbound[k] as number, rate, added });
   }
   return out;
 }
@@ -217,14 +217,14 @@ async function main(): Promise<void> {
       { name: "host -> container via -p (MB/s)", skiff: s.inbound, podman: p?.inbound, unit: "MB/s", target: { minVsPodman: 0.9 } },
       { name: "container -> host (MB/s)", skiff: s.outbound, podman: p?.outbound, unit: "MB/s", target: { minVsPodman: 0.9 } },
       { name: "HTTP conn/s behind -p", skiff: s.rate, podman: p?.rate, unit: "req/s" },
-      { name: "start latency added by network (run --rm)", skiff: s.start - s.startNone, podman: p ? p.start - p.startNone : undefined, target: { vsPodman: 0.5 } },
+      { name: "start latency added by network (run --rm)", skiff: s.added, podman: p?.added, target: { vsPodman: 0.5 } },
     ];
     report(`network benchmark, rootless, same helper (slirp4netns) for both (medians of ${STREAMS} streams of ${MB} MB, ${RUNS * 8} starts)`, rows);
     report("skiff with its default helper (pasta), for reference", [
       { name: "host -> container via -p (MB/s)", skiff: sp.inbound, unit: "MB/s" },
       { name: "container -> host (MB/s)", skiff: sp.outbound, unit: "MB/s" },
       { name: "HTTP conn/s behind -p", skiff: sp.rate, unit: "req/s" },
-      { name: "start latency added by network (run --rm)", skiff: sp.start - sp.startNone },
+      { name: "start latency added by network (run --rm)", skiff: sp.added },
     ]);
   } finally {
     await cleanUp({ env, podman, registry: reg, base });

@@ -7,6 +7,7 @@
 import { trace } from "../trace.ts";
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { release } from "node:os";
 import type { Context } from "../context.ts";
 import type { Digest } from "../digest.ts";
 import { SkiffError } from "../errors.ts";
@@ -139,6 +140,7 @@ function writeBundle(ctx: Context, record: ContainerRecord, dir: string, net: Ne
     ...(boundingCapabilities() ? { availableCapabilities: boundingCapabilities() } : {}),
     annotations: { "io.skiff.name": record.name },
     arch: process.arch,
+    kernel: release(),
     ...resourcesForStart(record),
   });
   edit?.(spec);

@@ -15,8 +15,8 @@
  *
  * `--security-opt seccomp=<profile>` takes a profile in the JSON format
  * Docker and Podman read (defaultAction, architectures or archMap, syscalls
- * with names, action, errnoRet, args, and includes/excludes by caps and
- * arches; minKernel is not checked). `seccomp=unconfined` and --privileged
+ * with names, action, errnoRet, args, and includes/excludes by caps,
+ * arches and minKernel). `seccomp=unconfined` and --privileged
  * set no filter. Pure: the caller reads any profile file.
  */
 import { z } from "zod";
@@ -180,7 +180,7 @@ const FilterSchema = z.lazy(() =>
     .object({
       caps: z.array(z.string()).optional(),
       arches: z.array(z.string()).optional(),
-      minKernel: z.string().optional(),
+      minKernel: z.string().regex(/^\d+\.\d+(\.\d+)?$/, 'a kernel version "major.minor"').optional(),
     })
     .passthrough(),
 );
@@ -217,20 +217,38 @@ function fullCap(name: string): string {
   return upper.startsWith("CAP_") ? upper : `CAP_${upper}`;
 }
 
-function applies(filter: z.infer<typeof FilterSchema> | undefined, held: Set<string>, arch: string, want: boolean): boolean {
+/** Whether kernel release `release` ("6.1.0-18-amd64") is at least `min` ("4.8"); an unreadable release counts as new enough. */
+export function kernelAtLeast(release: string, min: string): boolean {
+  const have = /^(\d+)\.(\d+)/.exec(release);
+  const want = /^(\d+)\.(\d+)/.exec(min);
+  if (!have || !want) return true;
+  const [hMajor, hMinor, wMajor, wMinor] = [have[1], have[2], want[1], want[2]].map(Number) as [number, number, number, number];
+  return hMajor !== wMajor ? hMajor > wMajor : hMinor >= wMinor;
+}
+
+/** The container a profile is applied for: its capabilities, Node's arch name, and the host's kernel release (none: minKernel is not checked). */
+export interface SeccompTarget {
+  caps: readonly string[];
+  arch: string;
+  kernel?: string | undefined;
+}
+
+/** As Docker: a rule applies when its includes all hold (caps held, arch, kernel at least minKernel) and none of its excludes does. */
+function applies(filter: z.infer<typeof FilterSchema> | undefined, held: Set<string>, target: { arch: string; kernel?: string | undefined }, want: boolean): boolean {
   if (!filter) return true;
   const caps = filter.caps ?? [];
   const arches = filter.arches ?? [];
-  if (want) return caps.every((c) => held.has(fullCap(c))) && (arches.length === 0 || arches.includes(arch));
-  return !caps.some((c) => held.has(fullCap(c))) && !arches.includes(arch);
+  const newEnough = filter.minKernel !== undefined && target.kernel !== undefined ? kernelAtLeast(target.kernel, filter.minKernel) : undefined;
+  if (want) return caps.every((c) => held.has(fullCap(c))) && (arches.length === 0 || arches.includes(target.arch)) && newEnough !== false;
+  return !caps.some((c) => held.has(fullCap(c))) && !arches.includes(target.arch) && newEnough !== true;
 }
 
 /**
  * A profile in Docker's JSON format (the text given to --security-opt
- * seccomp=), for a container holding `caps` on `arch`. InvalidArgument
- * when it is not one.
+ * seccomp=), for `target`. InvalidArgument when it is not one.
  */
-export function seccompFromProfile(text: string, caps: readonly string[], arch: string): OciSeccomp {
+export function seccompFromProfile(text: string, target: SeccompTarget): OciSeccomp {
+  const { caps, arch } = target;
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -253,7 +271,8 @@ export function seccompFromProfile(text: string, caps: readonly string[], arch: 
   }
   const syscalls: OciSyscallRule[] = [];
   for (const r of p.syscalls ?? []) {
-    if (!applies(r.includes, held, darch, true) || !applies(r.excludes, held, darch, false)) continue;
+    const where = { arch: darch, kernel: target.kernel };
+    if (!applies(r.includes, held, where, true) || !applies(r.excludes, held, where, false)) continue;
     const names = [...(r.names ?? []), ...(r.name ? [r.name] : [])];
     if (names.length === 0) throw new SkiffError("InvalidArgument", "seccomp profile: a syscalls entry names no system call");
     syscalls.push({

@@ -83,6 +83,8 @@ export interface SpecInput {
   cgroupsPath?: string;
   /** process.arch of the host: which architectures the seccomp filter covers (default: the runtime's native one only). */
   arch?: string;
+  /** The host's kernel release (os.release()): a seccomp profile's minKernel conditions are checked against it. */
+  kernel?: string;
 }
 
 /** Linux's HOST_NAME_MAX, the limit Docker checks too. */
@@ -111,7 +113,7 @@ function hostnameOf(input: SpecInput, network: NetworkMode): string | undefined 
  */
 export function checkSecurityOptions(opts: readonly string[]): void {
   const security = securityOptions(opts);
-  if (typeof security.seccomp === "object") seccompFromProfile(security.seccomp.profile, [], "");
+  if (typeof security.seccomp === "object") seccompFromProfile(security.seccomp.profile, { caps: [], arch: "" });
 }
 
 /**
@@ -182,7 +184,7 @@ export function buildSpec(input: SpecInput): OciSpec {
   if (fromUser.rootfsPropagation) linux.rootfsPropagation = fromUser.rootfsPropagation;
   if (!options.privileged && security.seccomp !== "unconfined") {
     const arch = input.arch ?? "";
-    linux.seccomp = security.seccomp === "default" ? defaultSeccomp(caps, arch) : seccompFromProfile(security.seccomp.profile, caps, arch);
+    linux.seccomp = security.seccomp === "default" ? defaultSeccomp(caps, arch) : seccompFromProfile(security.seccomp.profile, { caps, arch, kernel: input.kernel });
   }
 
   return {

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { createOptions } from "../../../lib/containers/options.ts";
 import { DOCKER_DEFAULT_CAPABILITIES } from "../../../lib/oci/caps.ts";
-import { defaultSeccomp, seccompArchitectures, seccompFromProfile, type OciSeccomp } from "../../../lib/oci/seccomp.ts";
+import { defaultSeccomp, kernelAtLeast, seccompArchitectures, seccompFromProfile, type OciSeccomp } from "../../../lib/oci/seccomp.ts";
 import { buildSpec } from "../../../lib/oci/spec.ts";
 import { expectError } from "./helpers.ts";
 
@@ -74,7 +74,7 @@ describe("seccompFromProfile", () => {
   };
 
   test("Docker's format: archMap picks the host's, includes/excludes by caps and arches", () => {
-    const s = seccompFromProfile(JSON.stringify(profile), DOCKER_DEFAULT_CAPABILITIES, "x64");
+    const s = seccompFromProfile(JSON.stringify(profile), { caps: DOCKER_DEFAULT_CAPABILITIES, arch: "x64" });
     expect(s.defaultAction).toBe("SCMP_ACT_ERRNO");
     expect(s.defaultErrnoRet).toBe(1);
     expect(s.architectures).toEqual(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]);
@@ -82,16 +82,43 @@ describe("seccompFromProfile", () => {
     expect(names).toEqual(["read", "write", "old_style", "ptrace", "arch_prctl", "personality"]);
     expect(s.syscalls?.[4]?.args).toEqual([{ index: 0, value: 8, valueTwo: 0, op: "SCMP_CMP_EQ" }]);
 
-    const arm = seccompFromProfile(JSON.stringify(profile), ["CAP_SYS_ADMIN", "CAP_SYS_PTRACE"], "arm64");
+    const arm = seccompFromProfile(JSON.stringify(profile), { caps: ["CAP_SYS_ADMIN", "CAP_SYS_PTRACE"], arch: "arm64" });
     expect(arm.architectures).toEqual(["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"]);
     expect((arm.syscalls ?? []).flatMap((r) => r.names)).toEqual(["read", "write", "old_style", "mount", "personality"]);
   });
 
+  test("minKernel, as Docker: an include needs at least that kernel, an exclude drops the rule from that kernel on", () => {
+    const p = JSON.stringify({
+      defaultAction: "SCMP_ACT_ALLOW",
+      syscalls: [
+        { names: ["new_call"], action: "SCMP_ACT_ERRNO", includes: { minKernel: "5.10" } },
+        { names: ["old_fallback"], action: "SCMP_ACT_ERRNO", excludes: { minKernel: "5.10" } },
+        { names: ["always"], action: "SCMP_ACT_ERRNO" },
+      ],
+    });
+    const names = (kernel?: string): string[] => (seccompFromProfile(p, { caps: [], arch: "x64", kernel }).syscalls ?? []).flatMap((r) => r.names);
+    expect(names("6.1.0-18-amd64")).toEqual(["new_call", "always"]);
+    expect(names("5.10.0")).toEqual(["new_call", "always"]);
+    expect(names("5.4.0-42-generic")).toEqual(["old_fallback", "always"]);
+    expect(names("4.19.0")).toEqual(["old_fallback", "always"]);
+    // Not told the kernel (validation only): every rule stays.
+    expect(names()).toEqual(["new_call", "old_fallback", "always"]);
+    expectError(() => seccompFromProfile('{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["x"],"action":"SCMP_ACT_ERRNO","includes":{"minKernel":"five"}}]}', { caps: [], arch: "x64" }), "minKernel");
+  });
+
+  test("kernelAtLeast compares major, then minor", () => {
+    expect(kernelAtLeast("6.1.0-18-amd64", "4.8")).toBe(true);
+    expect(kernelAtLeast("4.8.0", "4.8")).toBe(true);
+    expect(kernelAtLeast("4.7.10", "4.8")).toBe(false);
+    expect(kernelAtLeast("3.99", "4.0")).toBe(false);
+    expect(kernelAtLeast("10.0", "9.99")).toBe(true);
+  });
+
   test("bad profiles are InvalidArgument with the field named", () => {
-    expectError(() => seccompFromProfile("{nope", [], "x64"), "seccomp profile: not JSON");
-    expectError(() => seccompFromProfile('{"defaultAction":"ALLOW"}', [], "x64"), "defaultAction");
-    expectError(() => seccompFromProfile('{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"action":"SCMP_ACT_ERRNO"}]}', [], "x64"), "names no system call");
-    expectError(() => seccompFromProfile('{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["x"],"action":"SCMP_ACT_ERRNO","args":[{"index":9,"value":1,"op":"SCMP_CMP_EQ"}]}]}', [], "x64"), "syscalls.0.args.0.index");
+    expectError(() => seccompFromProfile("{nope", { caps: [], arch: "x64" }), "seccomp profile: not JSON");
+    expectError(() => seccompFromProfile('{"defaultAction":"ALLOW"}', { caps: [], arch: "x64" }), "defaultAction");
+    expectError(() => seccompFromProfile('{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"action":"SCMP_ACT_ERRNO"}]}', { caps: [], arch: "x64" }), "names no system call");
+    expectError(() => seccompFromProfile('{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["x"],"action":"SCMP_ACT_ERRNO","args":[{"index":9,"value":1,"op":"SCMP_CMP_EQ"}]}]}', { caps: [], arch: "x64" }), "syscalls.0.args.0.index");
   });
 });
 
@@ -104,6 +131,13 @@ describe("buildSpec: seccomp", () => {
     expect(buildSpec({ ...base, options: createOptions({ securityOpt: ["seccomp=unconfined"] }) }).linux.seccomp).toBeUndefined();
     const custom = buildSpec({ ...base, options: createOptions({ securityOpt: ['seccomp={"defaultAction":"SCMP_ACT_LOG"}'] }) }).linux.seccomp;
     expect(custom).toEqual({ defaultAction: "SCMP_ACT_LOG", syscalls: [] });
+  });
+
+  test("a profile's minKernel is checked against the kernel the spec is built for", () => {
+    const profile = '{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["new_call"],"action":"SCMP_ACT_ERRNO","includes":{"minKernel":"5.10"}}]}';
+    const rules = (kernel: string) => buildSpec({ ...base, kernel, options: createOptions({ securityOpt: [`seccomp=${profile}`] }) }).linux.seccomp?.syscalls;
+    expect(rules("6.1.0")?.length).toBe(1);
+    expect(rules("5.4.0")).toEqual([]);
   });
 
   test("--cap-add SYS_ADMIN lifts the mount and namespace rules", () => {

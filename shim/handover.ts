@@ -9,7 +9,7 @@
 import { openSync, readSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { errnoCode } from "../lib/errors.ts";
-import { dup2 } from "../lib/sys/libc.ts";
+import { bytesReadable, dup2 } from "../lib/sys/libc.ts";
 
 export const GO = "go";
 
@@ -61,6 +61,11 @@ export class HandOverReader {
       // stay with what we have
     }
     return path;
+  }
+
+  /** Whether the CLI has yet to send anything more (go, or EOF), without waiting for it. */
+  nothingYet(): boolean {
+    return !this.#pending.includes("\n") && bytesReadable(this.#fd) === 0;
   }
 
   /** True once the CLI said go (the bundle is written), false when it went away instead; stdin is not read again. */

@@ -225,6 +225,14 @@ export function dup2(oldfd: number, newfd: number): void {
   if (libc().dup2(oldfd, newfd) < 0) throw new ErrnoError("dup2", errno());
 }
 
+const FIONREAD = 0x541b;
+
+/** Bytes waiting to be read on `fd` (a pipe or a socket); 0 when there are none or the call fails. */
+export function bytesReadable(fd: number): number {
+  const n = new Int32Array(2);
+  return libc().ioctl(fd, FIONREAD, ptr(n)) === 0 ? (n[0] ?? 0) : 0;
+}
+
 const AF_UNIX = 1;
 const SOCK_STREAM = 1;
 const SOCK_CLOEXEC = 0o2000000;

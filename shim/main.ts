@@ -8,8 +8,8 @@
  * --rm, removes it. It outlives the CLI that started it.
  */
 import { trace, traceMemory } from "../lib/trace.ts";
-import { existsSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { existsSync, openSync, readFileSync, writeSync } from "node:fs";
+import { join } from "node:path";
 import { deleteArgs, startFailureCode } from "../runtime/oci.ts";
 import { dup2, setChildSubreaper } from "../lib/sys/libc.ts";
 import type { ShimConfig } from "./config.ts";
@@ -18,7 +18,7 @@ import { Container } from "./container.ts";
 import type { ShimRequest, SyncLine } from "./protocol.ts";
 import { connectNetwork, prepareNetns, type NetworkHandle } from "./network.ts";
 import { processStartTime } from "../lib/sys/proc.ts";
-import { mountRootfs, unmountRootfs, unmountUnder } from "./rootfs.ts";
+import { mountRootfs, unmountRootfs } from "./rootfs.ts";
 import { patchState } from "./state.ts";
 import { StartError } from "./errors.ts";
 import { pauseOrResume, watchOom } from "./pause.ts";
@@ -27,7 +27,7 @@ import { HandOverReader } from "./handover.ts";
 import { NO_SPARE_NETNS, SpareNetns } from "./spare-netns.ts";
 import type { HealthChecker } from "./health.ts";
 import { restartDelayMs, shouldRestart } from "../lib/containers/health.ts";
-import { containerTrashName } from "../lib/containers/trash.ts";
+import { hasVolumeMounts, readRecordText, removeContainer, removeLeftovers, retire } from "./removal.ts";
 
 function sync(line: SyncLine): void {
   try {
@@ -316,86 +316,6 @@ async function releaseLeases(cfg: ShimConfig): Promise<void> {
   }
 }
 
-/** The container's record as text: it matters only for anonymous volumes, so neither it nor the modules that validate it are loaded otherwise. */
-function readRecordText(cfg: ShimConfig): string | undefined {
-  try {
-    return readFileSync(join(cfg.containerDir, "config.json"), "utf8");
-  } catch {
-    return undefined;
-  }
-}
-
-async function removeContainer(cfg: ShimConfig, recordText: string | undefined): Promise<void> {
-  patchState(cfg.containerDir, { status: "removing" });
-  try {
-    rmSync(cfg.containerDir, { recursive: true, force: true });
-  } catch {
-    // `skiff rm` can finish what is left
-  }
-  releaseNames(cfg);
-  removeRunDir(cfg);
-  if (recordText && hasVolumeMounts(recordText)) await removeAnonymousVolumes(cfg, recordText).catch(() => {});
-}
-
-/**
- * Takes a removed container out of sight at once: its directory is renamed
- * to a trash name that no command lists (containerTrashName) and its names are
- * released. Deleting the files (the upper layer can be large) and the
- * runtime's state can then follow while `run --rm` has already returned, as
- * its container is gone for every command. Returns the trash path, or
- * undefined when the rename failed and the directory was deleted in place.
- */
-function retire(cfg: ShimConfig): string | undefined {
-  const trash = join(dirname(cfg.containerDir), containerTrashName(cfg.id));
-  let moved: string | undefined = trash;
-  try {
-    renameSync(cfg.containerDir, trash);
-  } catch {
-    moved = undefined;
-    rmSync(cfg.containerDir, { recursive: true, force: true });
-  }
-  releaseNames(cfg);
-  return moved;
-}
-
-function removeLeftovers(cfg: ShimConfig, trash: string | undefined): void {
-  try {
-    if (trash) rmSync(trash, { recursive: true, force: true });
-  } catch {
-    // `container prune` removes a trash directory whose shim is gone
-  }
-  removeRunDir(cfg);
-}
-
-function removeRunDir(cfg: ShimConfig): void {
-  // The network namespace file is still a mount point here.
-  unmountUnder(cfg.runDir);
-  rmSync(cfg.runDir, { recursive: true, force: true });
-}
-
-function hasVolumeMounts(recordText: string): boolean {
-  try {
-    const mounts = (JSON.parse(recordText) as { options?: { mounts?: { type?: string }[] } }).options?.mounts ?? [];
-    return mounts.some((m) => m.type === "volume");
-  } catch {
-    return false;
-  }
-}
-
-async function removeAnonymousVolumes(cfg: ShimConfig, recordText: string): Promise<void> {
-  const { ContainerStore, recordSchema } = await import("../lib/containers/record.ts");
-  const { parseJsonText } = await import("../lib/fsutil.ts");
-  const { removeAnonymousVolumesAt } = await import("../lib/volumes/mounts.ts");
-  const containersDir = dirname(cfg.containerDir);
-  const root = dirname(containersDir);
-  const record = parseJsonText(join(cfg.containerDir, "config.json"), recordText, recordSchema);
-  await removeAnonymousVolumesAt(
-    { volumes: join(root, "volumes"), locks: join(root, "locks"), containers: new ContainerStore(containersDir) },
-    record,
-    { remove: async (ps) => ps.forEach((p) => rmSync(p, { recursive: true, force: true })) },
-  );
-}
-
 function handle(ctr: Container, cfg: ShimConfig, conn: Conn, req: ShimRequest): void {
   switch (req.op) {
     case "state":
@@ -466,32 +386,5 @@ function handle(ctr: Container, cfg: ShimConfig, conn: Conn, req: ShimRequest): 
     default:
       conn.reply({ ok: false, kind: "InvalidArgument", message: "unknown request" });
       conn.end();
-  }
-}
-
-/** Drops every name symlink that points at this container: it may have been renamed since it started. */
-function releaseNames(cfg: ShimConfig): void {
-  // The name it started with, unless renamed since: then look at them all.
-  const own = join(cfg.namesDir, cfg.name);
-  try {
-    if (readlinkSync(own) === cfg.id) {
-      rmSync(own, { force: true });
-      return;
-    }
-  } catch {
-    // not there: renamed, or already released
-  }
-  let names: string[];
-  try {
-    names = readdirSync(cfg.namesDir);
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    try {
-      if (readlinkSync(join(cfg.namesDir, name)) === cfg.id) rmSync(join(cfg.namesDir, name), { force: true });
-    } catch {
-      // not a symlink, or already gone
-    }
   }
 }

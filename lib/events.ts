@@ -26,12 +26,12 @@ export interface EngineEvent {
 
 const eventSchema = z.lazy(() =>
   z.object({
-  type: z.enum(["container", "image", "volume", "network", "daemon"]),
-  action: z.string(),
-  id: z.string(),
-  attributes: z.record(z.string()),
-  timeNano: z.number(),
-}),
+    type: z.enum(["container", "image", "volume", "network", "daemon"]),
+    action: z.string(),
+    id: z.string(),
+    attributes: z.record(z.string()),
+    timeNano: z.number(),
+  }),
 );
 
 const ROTATE_BYTES = 1 << 20;

@@ -15,10 +15,10 @@ export type SnapshotDriver = "overlay" | "fuse-overlayfs" | "copy";
 
 const probeSchema = z.lazy(() =>
   z.object({
-  driver: z.enum(["overlay", "fuse-overlayfs", "copy"]),
-  reason: z.string(),
-  kernel: z.string(),
-}),
+    driver: z.enum(["overlay", "fuse-overlayfs", "copy"]),
+    reason: z.string(),
+    kernel: z.string(),
+  }),
 );
 
 export type DriverProbe = z.infer<typeof probeSchema>;

@@ -24,31 +24,31 @@ const digest = z.lazy(() => z.string().regex(/^sha(256|512):[a-f0-9]+$/)) as unk
 
 export const recordSchema = z.lazy(() =>
   z.object({
-  schemaVersion: z.literal(1),
-  id: z.string().regex(/^[a-f0-9]{64}$/),
-  name: z.string(),
-  created: z.string(),
-  image: z.object({
-    /** Image id (config digest). */
-    id: digest,
-    /** The name the user gave (normalised), shown by ps. */
+    schemaVersion: z.literal(1),
+    id: z.string().regex(/^[a-f0-9]{64}$/),
     name: z.string(),
-    /** Chain ids bottom first: the snapshots the root filesystem stacks. */
-    chainIds: z.array(digest),
+    created: z.string(),
+    image: z.object({
+      /** Image id (config digest). */
+      id: digest,
+      /** The name the user gave (normalised), shown by ps. */
+      name: z.string(),
+      /** Chain ids bottom first: the snapshots the root filesystem stacks. */
+      chainIds: z.array(digest),
+    }),
+    /** The image's runtime defaults at create time (Env, Cmd, StopSignal...). */
+    imageConfig: ContainerConfigSchema.nullable(),
+    options: createOptionsSchema,
+    /** OCI runtime: "runc", "crun" or a path. */
+    runtime: z.string(),
+    rootless: z.boolean(),
+    /** How the root filesystem is assembled. */
+    driver: z.enum(["overlay", "fuse-overlayfs", "copy"]),
+    /** Resource limits in force (options.resources is what was asked); absent in records older than limits. */
+    resources: appliedResourcesSchema.optional(),
+    /** Set while create is still writing: a crash leaves it for cleanup. */
+    incomplete: z.boolean().optional(),
   }),
-  /** The image's runtime defaults at create time (Env, Cmd, StopSignal...). */
-  imageConfig: ContainerConfigSchema.nullable(),
-  options: createOptionsSchema,
-  /** OCI runtime: "runc", "crun" or a path. */
-  runtime: z.string(),
-  rootless: z.boolean(),
-  /** How the root filesystem is assembled. */
-  driver: z.enum(["overlay", "fuse-overlayfs", "copy"]),
-  /** Resource limits in force (options.resources is what was asked); absent in records older than limits. */
-  resources: appliedResourcesSchema.optional(),
-  /** Set while create is still writing: a crash leaves it for cleanup. */
-  incomplete: z.boolean().optional(),
-}),
 );
 
 export type ContainerRecord = z.infer<typeof recordSchema>;

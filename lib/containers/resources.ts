@@ -11,27 +11,27 @@ import { SkiffError } from "../errors.ts";
 
 export const resourcesSchema = z.lazy(() =>
   z.object({
-  /** Hard memory limit in bytes. */
-  memory: z.number().int().min(0).default(0),
-  /** Memory plus swap in bytes; -1 unlimited swap. */
-  memorySwap: z.number().int().min(-1).default(0),
-  /** Soft limit (memory.soft_limit_in_bytes / memory.low). */
-  memoryReservation: z.number().int().min(0).default(0),
-  /** --cpus × 1e9. */
-  nanoCpus: z.number().int().min(0).default(0),
-  /** Relative weight (cpu.shares), 2..262144. */
-  cpuShares: z.number().int().min(0).default(0),
-  /** CFS period and quota in microseconds. */
-  cpuPeriod: z.number().int().min(0).default(0),
-  cpuQuota: z.number().int().min(-1).default(0),
-  cpusetCpus: z.string().default(""),
-  cpusetMems: z.string().default(""),
-  /** Maximum number of tasks; absent: unlimited. */
-  pidsLimit: z.number().int().positive().optional(),
-  oomKillDisable: z.boolean().default(false),
-  /** Block I/O weight 10..1000. */
-  blkioWeight: z.number().int().min(0).max(1000).default(0),
-}),
+    /** Hard memory limit in bytes. */
+    memory: z.number().int().min(0).default(0),
+    /** Memory plus swap in bytes; -1 unlimited swap. */
+    memorySwap: z.number().int().min(-1).default(0),
+    /** Soft limit (memory.soft_limit_in_bytes / memory.low). */
+    memoryReservation: z.number().int().min(0).default(0),
+    /** --cpus × 1e9. */
+    nanoCpus: z.number().int().min(0).default(0),
+    /** Relative weight (cpu.shares), 2..262144. */
+    cpuShares: z.number().int().min(0).default(0),
+    /** CFS period and quota in microseconds. */
+    cpuPeriod: z.number().int().min(0).default(0),
+    cpuQuota: z.number().int().min(-1).default(0),
+    cpusetCpus: z.string().default(""),
+    cpusetMems: z.string().default(""),
+    /** Maximum number of tasks; absent: unlimited. */
+    pidsLimit: z.number().int().positive().optional(),
+    oomKillDisable: z.boolean().default(false),
+    /** Block I/O weight 10..1000. */
+    blkioWeight: z.number().int().min(0).max(1000).default(0),
+  }),
 );
 export type Resources = z.infer<typeof resourcesSchema>;
 export type ResourceField = keyof Resources;

@@ -17,38 +17,38 @@ export const ZERO_TIME = "0001-01-01T00:00:00Z";
 
 export const stateSchema = z.lazy(() =>
   z.object({
-  schemaVersion: z.literal(1),
-  status: z.enum(["created", "running", "paused", "restarting", "exited", "removing"]),
-  /** Container init, as seen from the host. */
-  pid: z.number().int().default(0),
-  /** Start time (clock ticks since boot) of pid, to detect reuse. */
-  pidStart: z.number().default(0),
-  shimPid: z.number().int().default(0),
-  shimStart: z.number().default(0),
-  exitCode: z.number().int().default(0),
-  startedAt: z.string().default(ZERO_TIME),
-  finishedAt: z.string().default(ZERO_TIME),
-  error: z.string().default(""),
-  oomKilled: z.boolean().default(false),
-  restartCount: z.number().int().default(0),
-  /** Set by `stop`/`kill` so restart policies know the user stopped it. */
-  stoppedByUser: z.boolean().default(false),
-  /** The container's address on its network (while running). */
-  ipAddress: z.string().default(""),
-  /** Published ports with the host ports actually used (while running). */
-  ports: z
-    .array(z.object({ containerPort: z.number(), protocol: z.enum(["tcp", "udp", "sctp"]), hostIp: z.string(), hostPort: z.number() }))
-    .default([]),
-  /** The boot the pids belong to. */
-  bootId: z.string().default(""),
-  health: z
-    .object({
-      status: z.enum(["starting", "healthy", "unhealthy", "none"]),
-      failingStreak: z.number().int(),
-      log: z.array(z.object({ start: z.string(), end: z.string(), exitCode: z.number(), output: z.string() })),
-    })
-    .optional(),
-}),
+    schemaVersion: z.literal(1),
+    status: z.enum(["created", "running", "paused", "restarting", "exited", "removing"]),
+    /** Container init, as seen from the host. */
+    pid: z.number().int().default(0),
+    /** Start time (clock ticks since boot) of pid, to detect reuse. */
+    pidStart: z.number().default(0),
+    shimPid: z.number().int().default(0),
+    shimStart: z.number().default(0),
+    exitCode: z.number().int().default(0),
+    startedAt: z.string().default(ZERO_TIME),
+    finishedAt: z.string().default(ZERO_TIME),
+    error: z.string().default(""),
+    oomKilled: z.boolean().default(false),
+    restartCount: z.number().int().default(0),
+    /** Set by `stop`/`kill` so restart policies know the user stopped it. */
+    stoppedByUser: z.boolean().default(false),
+    /** The container's address on its network (while running). */
+    ipAddress: z.string().default(""),
+    /** Published ports with the host ports actually used (while running). */
+    ports: z
+      .array(z.object({ containerPort: z.number(), protocol: z.enum(["tcp", "udp", "sctp"]), hostIp: z.string(), hostPort: z.number() }))
+      .default([]),
+    /** The boot the pids belong to. */
+    bootId: z.string().default(""),
+    health: z
+      .object({
+        status: z.enum(["starting", "healthy", "unhealthy", "none"]),
+        failingStreak: z.number().int(),
+        log: z.array(z.object({ start: z.string(), end: z.string(), exitCode: z.number(), output: z.string() })),
+      })
+      .optional(),
+  }),
 );
 
 export type ContainerState = z.infer<typeof stateSchema>;

@@ -15,36 +15,36 @@ const digest = z.lazy(() => z.string().regex(/^sha(256|512):[a-f0-9]+$/)) as unk
 
 export const imageRecordSchema = z.lazy(() =>
   z.object({
-  /** Config digest: Docker's image id. */
-  id: digest,
-  /** Fully qualified tagged names: docker.io/library/busybox:latest. */
-  names: z.array(z.string()),
-  /** Fully qualified digested names: docker.io/library/busybox@sha256:... */
-  repoDigests: z.array(z.string()),
-  /** The platform manifest in the content store. */
-  manifestDigest: digest,
-  manifestMediaType: z.string(),
-  /** Chain ids, bottom first: the snapshots this image needs. */
-  chainIds: z.array(digest),
-  /** Uncompressed size of all layers. */
-  size: z.number().int().nonnegative(),
-  /** From the image config (may be absent). */
-  created: z.string().optional(),
-  /** When this store got it. */
-  added: z.string(),
-  os: z.string(),
-  architecture: z.string(),
-  variant: z.string().optional(),
-}),
+    /** Config digest: Docker's image id. */
+    id: digest,
+    /** Fully qualified tagged names: docker.io/library/busybox:latest. */
+    names: z.array(z.string()),
+    /** Fully qualified digested names: docker.io/library/busybox@sha256:... */
+    repoDigests: z.array(z.string()),
+    /** The platform manifest in the content store. */
+    manifestDigest: digest,
+    manifestMediaType: z.string(),
+    /** Chain ids, bottom first: the snapshots this image needs. */
+    chainIds: z.array(digest),
+    /** Uncompressed size of all layers. */
+    size: z.number().int().nonnegative(),
+    /** From the image config (may be absent). */
+    created: z.string().optional(),
+    /** When this store got it. */
+    added: z.string(),
+    os: z.string(),
+    architecture: z.string(),
+    variant: z.string().optional(),
+  }),
 );
 
 export type ImageRecord = z.infer<typeof imageRecordSchema>;
 
 const fileSchema = z.lazy(() =>
   z.object({
-  schemaVersion: z.literal(1),
-  images: z.array(imageRecordSchema),
-}),
+    schemaVersion: z.literal(1),
+    images: z.array(imageRecordSchema),
+  }),
 );
 
 type ImageFile = z.infer<typeof fileSchema>;

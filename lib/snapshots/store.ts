@@ -20,14 +20,14 @@ const digestSchema = z.lazy(() => z.string().regex(/^sha(256|512):[a-f0-9]+$/)) 
 
 const metaSchema = z.lazy(() =>
   z.object({
-  schemaVersion: z.literal(1),
-  chainId: digestSchema,
-  diffId: digestSchema,
-  parent: digestSchema.nullable(),
-  state: z.enum(["incomplete", "committed"]),
-  size: z.number().int().nonnegative(),
-  created: z.string(),
-}),
+    schemaVersion: z.literal(1),
+    chainId: digestSchema,
+    diffId: digestSchema,
+    parent: digestSchema.nullable(),
+    state: z.enum(["incomplete", "committed"]),
+    size: z.number().int().nonnegative(),
+    created: z.string(),
+  }),
 );
 
 export type SnapshotMeta = z.infer<typeof metaSchema>;

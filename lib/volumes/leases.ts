@@ -20,12 +20,12 @@ export const LEASE_TTL_MS = 60_000;
 
 const leaseSchema = z.lazy(() =>
   z.object({
-  pid: z.number().int(),
-  start: z.number(),
-  /** ms since the epoch */
-  time: z.number(),
-  names: z.array(z.string()),
-}),
+    pid: z.number().int(),
+    start: z.number(),
+    /** ms since the epoch */
+    time: z.number(),
+    names: z.array(z.string()),
+  }),
 );
 type Lease = z.infer<typeof leaseSchema>;
 

@@ -11,23 +11,23 @@ export const ANONYMOUS_LABEL = "com.docker.volume.anonymous";
 
 export const volumeMetaSchema = z.lazy(() =>
   z.object({
-  schemaVersion: z.literal(1),
-  name: z.string(),
-  driver: z.literal("local"),
-  labels: z.record(z.string()).default({}),
-  /** Driver options (`-o key=value`), validated by parseDriverOptions. */
-  options: z.record(z.string()).default({}),
-  /** RFC 3339, seconds precision, UTC. */
-  created: z.string(),
-  /** Made for a container's `-v /path` or an image VOLUME: `rm -v` and plain `volume prune` remove it. */
-  anonymous: z.boolean().default(false),
-  /** The host directory containers see (`volumes/<name>/_data`) when the volume was created. */
-  mountpoint: z.string(),
-  /** The first mount has decided about copy-up (done, or nothing to copy): it never happens again. */
-  copiedUp: z.boolean().default(false),
-  /** A copy-up started and did not finish (a crash): the next one empties the volume first. */
-  copyingUp: z.boolean().optional(),
-}),
+    schemaVersion: z.literal(1),
+    name: z.string(),
+    driver: z.literal("local"),
+    labels: z.record(z.string()).default({}),
+    /** Driver options (`-o key=value`), validated by parseDriverOptions. */
+    options: z.record(z.string()).default({}),
+    /** RFC 3339, seconds precision, UTC. */
+    created: z.string(),
+    /** Made for a container's `-v /path` or an image VOLUME: `rm -v` and plain `volume prune` remove it. */
+    anonymous: z.boolean().default(false),
+    /** The host directory containers see (`volumes/<name>/_data`) when the volume was created. */
+    mountpoint: z.string(),
+    /** The first mount has decided about copy-up (done, or nothing to copy): it never happens again. */
+    copiedUp: z.boolean().default(false),
+    /** A copy-up started and did not finish (a crash): the next one empties the volume first. */
+    copyingUp: z.boolean().optional(),
+  }),
 );
 export type VolumeMeta = z.infer<typeof volumeMetaSchema>;
 

@@ -1,13 +1,17 @@
 /**
  * What the CLI tells a shim: written to <run>/containers/<id>/shim.json
- * before the shim starts. Plain types only: the shim loads no validation
- * library, to stay small (its memory is counted per container).
+ * before the shim starts (and the flag an early shim is started with). Plain
+ * types: the shim loads no validation library, to stay small (its memory is
+ * counted per container).
  */
 import type { NetworkAttachment, NetworkPlan } from "../lib/network/plan.ts";
 import type { PortBinding } from "../lib/containers/ports.ts";
 import type { RuntimeConfig } from "../runtime/oci.ts";
 import type { ShimUnitConfig } from "../lib/systemd/unit-start.ts";
 import type { Healthcheck, RestartPolicy } from "../lib/containers/health.ts";
+
+/** An early shim's second argument when it should make no spare network namespace (the run asked for none of its own). */
+export const NO_SPARE_NETNS = "--no-spare-netns";
 
 export interface ShimConfig {
   id: string;

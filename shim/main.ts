@@ -12,7 +12,6 @@ import { existsSync, openSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { deleteArgs, startFailureCode } from "../runtime/oci.ts";
 import { dup2, setChildSubreaper } from "../lib/sys/libc.ts";
-import type { ShimConfig } from "./config.ts";
 import { Conn, pipeTransport } from "./conn.ts";
 import { Container } from "./container.ts";
 import type { ShimRequest, SyncLine } from "./protocol.ts";
@@ -24,7 +23,9 @@ import { StartError } from "./errors.ts";
 import { pauseOrResume, watchOom } from "./pause.ts";
 import { UnitNotifier } from "./notify.ts";
 import { HandOverReader } from "./handover.ts";
-import { NO_SPARE_NETNS, SpareNetns } from "./spare-netns.ts";
+import { SpareNetns } from "./spare-netns.ts";
+import { NO_SPARE_NETNS, type ShimConfig } from "./config.ts";
+import { needsHelper } from "../lib/network/plan.ts";
 import type { HealthChecker } from "./health.ts";
 import { restartDelayMs, shouldRestart } from "../lib/containers/health.ts";
 import { hasVolumeMounts, readRecordText, removeContainer, removeLeftovers, retire } from "./removal.ts";
@@ -75,6 +76,12 @@ export async function shimMain(argv: string[]): Promise<number> {
   const unit = UnitNotifier.prepare(cfg);
   let net: NetworkHandle = { stop: async () => {} };
   let connected: Promise<void> | undefined;
+  /** Stops the helper (one still coming up too) and frees user-network addresses. */
+  const stopNetwork = async (): Promise<void> => {
+    await connected?.catch(() => {});
+    await net.stop();
+    await releaseLeases(cfg);
+  };
   let oomKilled = (): boolean => false;
   try {
     // The namespace file (a process to spawn) is made while the root filesystem is mounted.
@@ -104,17 +111,14 @@ export async function shimMain(argv: string[]): Promise<number> {
     // for the CLI's go, except slirp4netns once go is already here: it is
     // ready in ~4 ms, well before runc reaches the gate, so runc goes first
     // (-1 to -3 ms). pasta takes 15-30 ms: the earlier the better.
-    const helper = cfg.network.mode === "pasta" || cfg.network.mode === "slirp4netns" || cfg.network.mode === "netns";
     if (!(cfg.network.mode === "slirp4netns" && handover && !handover.nothingYet())) connected = connect();
     if (handover && !handover.awaitGo()) {
       // The CLI could not finish the bundle and says why itself; nothing was recorded yet.
-      await connected?.catch(() => {});
-      await net.stop();
-      await releaseLeases(cfg);
+      await stopNetwork();
       await unmountRootfs(cfg);
       return 0;
     }
-    if (helper) {
+    if (needsHelper(cfg.network)) {
       const gate = Promise.withResolvers<void>();
       // Spawns the runtime before its first await.
       const started = ctr.start({}, { gate: gate.promise });
@@ -131,9 +135,7 @@ export async function shimMain(argv: string[]): Promise<number> {
     const exitCode = e instanceof StartError ? e.exitCode : startFailureCode(message);
     await deleteRuntimeState(cfg);
     await unmountRootfs(cfg);
-    await connected?.catch(() => {}); // a helper still coming up is stopped too
-    await net.stop();
-    await releaseLeases(cfg);
+    await stopNetwork();
     patchState(cfg.containerDir, { status: "created", exitCode, error: message, pid: 0, shimPid: 0, ipAddress: "", ports: [] });
     // Removed before the verdict: when `run --rm` returns, the container is gone (as Docker).
     if (cfg.autoRemove) {
@@ -229,10 +231,6 @@ export async function shimMain(argv: string[]): Promise<number> {
     exitCode = await ctr.exited;
   }
   patchState(cfg.containerDir, { status: "exited", exitCode, oomKilled: oomKilled(), finishedAt: new Date().toISOString(), pid: 0, ipAddress: "", ports: [] });
-  const stopNetwork = async (): Promise<void> => {
-    await net.stop();
-    await releaseLeases(cfg);
-  };
   await finish(ctr, cfg, exitCode, stopNetwork);
   // Give clients a moment to read the last frames.
   await ctr.clientsGone(2000);

@@ -12,9 +12,6 @@ import { readlinkSync, writeFileSync } from "node:fs";
 import type { Subprocess } from "bun";
 import { mount, MS_BIND } from "../lib/sys/libc.ts";
 
-/** An early shim's second argument when it should make no spare namespace (the run asked for none of its own). */
-export const NO_SPARE_NETNS = "--no-spare-netns";
-
 /** How long a claim waits for the holder to be in its own namespace (it normally is, long before). */
 const READY_MS = 200;
 

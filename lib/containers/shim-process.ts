@@ -4,7 +4,7 @@
  * EarlyShim). Kept apart from starting so the CLI can launch one before it
  * loads the rest of the engine.
  */
-import { NO_SPARE_NETNS } from "../../shim/spare-netns.ts";
+import { NO_SPARE_NETNS } from "../../shim/config.ts";
 import { rootlessConfig, selfCommand, spawnInUserNamespace, type UserNamespaceConfig } from "../../runtime/userns.ts";
 import { rootlessProcess } from "../../runtime/userns-child.ts";
 import { withoutUnitEnv } from "../systemd/unit-start.ts";

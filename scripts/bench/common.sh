@@ -16,7 +16,7 @@ bench_main() {
     [[ -x dist/skiff ]] || npm run --silent build
     chmod -R a+rX "$repo"
     uncache_binary
-    exec su "$user" -s /bin/bash -c "cd '$repo' && BENCH_RUNS='${BENCH_RUNS:-5}' BENCH_MB='${BENCH_MB:-200}' BENCH_MANY='${BENCH_MANY:-50}' ./node_modules/.bin/bun scripts/bench/${name}.ts"
+    exec su "$user" -s /bin/bash -c "cd '$repo' && BENCH_RUNS='${BENCH_RUNS:-5}' BENCH_MB='${BENCH_MB:-200}' BENCH_MANY='${BENCH_MANY:-50}' BENCH_START_PAIRS='${BENCH_START_PAIRS:-}' ./node_modules/.bin/bun scripts/bench/${name}.ts"
   fi
   uncache_binary
   exec ./node_modules/.bin/bun "scripts/bench/${name}.ts"

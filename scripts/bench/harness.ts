@@ -35,12 +35,6 @@ export async function must(argv: string[], opts: { env?: Record<string, string |
   return r;
 }
 
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-}
-
 /**
  * Times `measure` `runs` times (after `warmup` untimed runs); `prepare` and
  * `cleanup` run around each sample, untimed.

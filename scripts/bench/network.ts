@@ -2,8 +2,7 @@
  * Networking benchmark (issue 4), rootless: throughput through a published
  * port (host → container), container → host, connection rate of a small HTTP
  * server behind -p, and the start latency networking adds to
- * `run --rm true` (the time to a container's exit, its helper stopped and
- * the container removed). Compared
+ * `run --rm true` (the time to the container's exit and removal). Compared
  * with Podman using the same helper: Debian's Podman 4.3 has slirp4netns
  * (pasta came in 4.4), so skiff is measured with slirp4netns for the
  * ratios, and with pasta (its default) for reference.
@@ -11,8 +10,8 @@
 import { connect, createServer } from "node:net";
 import { startRegistry } from "../../tests/helpers/registry.ts";
 import { publishBenchImages } from "./fixtures.ts";
-import { benchDir, inTurns, median, must, Podman, report, run, sampleInTurns, SKIFF, skiffEnv, type Row, type Turn } from "./harness.ts";
-import { cleanUp } from "./harness.ts";
+import { benchDir, cleanUp, inTurns, must, Podman, report, run, sampleInTurns, SKIFF, skiffEnv, type Row, type Turn } from "./harness.ts";
+import { median, pairedShift, type Estimate } from "./stats.ts";
 
 const MB = Number(process.env.BENCH_MB ?? 200);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -121,16 +120,23 @@ async function httpRate(port: number, seconds: number): Promise<number> {
 type Tool = { name: string; cmd: (args: string[]) => string[]; env: Record<string, string>; net: string[]; hostFromContainer: "gateway" | "address" };
 
 /**
- * What networking adds to `run --rm true`: runs with the tool's network and
- * with none alternate, in turns that swap their order (8x the runs of the
- * throughput figures: a difference of a few ms needs them). The figure is
- * the median of each turn's difference, so drift in the machine's speed
- * falls on both runs of a pair alike.
+ * Pairs of `run --rm true` for the added start latency: a difference of a
+ * few ms between runs that each vary by tens (Podman's by up to 50) needs
+ * many; with 40 pairs the verdict of the 0.5x target came out either way
+ * on the same build.
  */
-async function startLatency(tool: Tool, image: string): Promise<number> {
+const START_PAIRS = Number(process.env.BENCH_START_PAIRS || RUNS * 24);
+
+/**
+ * What networking adds to `run --rm true`: runs with the tool's network and
+ * with none alternate, in turns that swap their order, so drift in the
+ * machine's speed falls on both runs of a pair alike. The figure is the
+ * paired Hodges-Lehmann estimate with its 95% interval (stats.ts).
+ */
+async function startLatency(tool: Tool, image: string): Promise<Estimate> {
   const turn = (net: string[]): Turn => ({ measure: async () => void (await must(tool.cmd(["run", "--rm", ...net, image, "true"]), { env: tool.env })) });
-  const [start, startNone] = (await sampleInTurns([turn(tool.net), turn(["--network", "none"])], { runs: RUNS * 8 })) as [number[], number[]];
-  return median(start.map((ms, i) => ms - (startNone[i] as number)));
+  const [start, startNone] = (await sampleInTurns([turn(tool.net), turn(["--network", "none"])], { runs: START_PAIRS })) as [number[], number[]];
+  return pairedShift(start, startNone);
 }
 
 async function inboundSample(tool: Tool, image: string): Promise<number> {
@@ -179,7 +185,7 @@ async function medianInTurns(tools: Tool[], one: (tool: Tool) => Promise<number>
   return (await inTurns(tools.length, STREAMS, (k) => one(tools[k] as Tool))).map(median);
 }
 
-type Figures = { inbound: number; outbound: number; rate: number; added: number };
+type Figures = { inbound: number; outbound: number; rate: number; added: Estimate };
 
 async function measure(tools: Tool[], image: string, hostIp: string): Promise<Figures[]> {
   const inbound = await medianInTurns(tools, (t) => inboundSample(t, image));
@@ -191,6 +197,10 @@ async function measure(tools: Tool[], image: string, hostIp: string): Promise<Fi
     out.push({ inbound: inbound[k] as number, outbound: outbound[k] as number, rate, added });
   }
   return out;
+}
+
+function interval(e: Estimate): string {
+  return `${e.value.toFixed(1)} ms [${e.low.toFixed(1)}, ${e.high.toFixed(1)}]`;
 }
 
 async function main(): Promise<void> {
@@ -217,15 +227,17 @@ async function main(): Promise<void> {
       { name: "host -> container via -p (MB/s)", skiff: s.inbound, podman: p?.inbound, unit: "MB/s", target: { minVsPodman: 0.9 } },
       { name: "container -> host (MB/s)", skiff: s.outbound, podman: p?.outbound, unit: "MB/s", target: { minVsPodman: 0.9 } },
       { name: "HTTP conn/s behind -p", skiff: s.rate, podman: p?.rate, unit: "req/s" },
-      { name: "start latency added by network (run --rm)", skiff: s.added, podman: p?.added, target: { vsPodman: 0.5 } },
+      { name: "start latency added by network (run --rm)", skiff: s.added.value, podman: p?.added.value, target: { vsPodman: 0.5 } },
     ];
-    report(`network benchmark, rootless, same helper (slirp4netns) for both (medians of ${STREAMS} streams of ${MB} MB, ${RUNS * 8} starts)`, rows);
+    report(`network benchmark, rootless, same helper (slirp4netns) for both (medians of ${STREAMS} streams of ${MB} MB, ${START_PAIRS} pairs of starts)`, rows);
+    console.log(`added start latency, 95% intervals: skiff ${interval(s.added)}${p ? `, podman ${interval(p.added)}` : ""}`);
     report("skiff with its default helper (pasta), for reference", [
       { name: "host -> container via -p (MB/s)", skiff: sp.inbound, unit: "MB/s" },
       { name: "container -> host (MB/s)", skiff: sp.outbound, unit: "MB/s" },
       { name: "HTTP conn/s behind -p", skiff: sp.rate, unit: "req/s" },
-      { name: "start latency added by network (run --rm)", skiff: sp.added },
+      { name: "start latency added by network (run --rm)", skiff: sp.added.value },
     ]);
+    console.log(`added start latency, 95% interval: ${interval(sp.added)}`);
   } finally {
     await cleanUp({ env, podman, registry: reg, base });
   }

@@ -11,12 +11,16 @@ import { connect, createServer } from "node:net";
 import { startRegistry } from "../../tests/helpers/registry.ts";
 import { publishBenchImages } from "./fixtures.ts";
 import { benchDir, cleanUp, inTurns, must, Podman, report, run, sampleInTurns, SKIFF, skiffEnv, type Row, type Turn } from "./harness.ts";
-import { median, pairedShift, type Estimate } from "./stats.ts";
+import { median, pairedShift, type Shift } from "./stats.ts";
 
 const MB = Number(process.env.BENCH_MB ?? 200);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-/** Throughput samples per tool: a stream's rate on this VM moves ±15% from one to the next. */
-const STREAMS = RUNS * 2;
+/**
+ * Throughput samples per tool: a stream's rate on this VM moves ±8% from one
+ * to the next, so a median of 10 put a 0.95x ratio under the 0.9x line about
+ * one run in eight; 20 make that rare.
+ */
+const STREAMS = RUNS * 4;
 
 async function freePort(): Promise<number> {
   return await new Promise((resolve) => {
@@ -133,7 +137,7 @@ const START_PAIRS = Number(process.env.BENCH_START_PAIRS || RUNS * 24);
  * machine's speed falls on both runs of a pair alike. The figure is the
  * paired Hodges-Lehmann estimate with its 95% interval (stats.ts).
  */
-async function startLatency(tool: Tool, image: string): Promise<Estimate> {
+async function startLatency(tool: Tool, image: string): Promise<Shift> {
   const turn = (net: string[]): Turn => ({ measure: async () => void (await must(tool.cmd(["run", "--rm", ...net, image, "true"]), { env: tool.env })) });
   const [start, startNone] = (await sampleInTurns([turn(tool.net), turn(["--network", "none"])], { runs: START_PAIRS })) as [number[], number[]];
   return pairedShift(start, startNone);
@@ -185,7 +189,7 @@ async function medianInTurns(tools: Tool[], one: (tool: Tool) => Promise<number>
   return (await inTurns(tools.length, STREAMS, (k) => one(tools[k] as Tool))).map(median);
 }
 
-type Figures = { inbound: number; outbound: number; rate: number; added: Estimate };
+type Figures = { inbound: number; outbound: number; rate: number; added: Shift };
 
 async function measure(tools: Tool[], image: string, hostIp: string): Promise<Figures[]> {
   const inbound = await medianInTurns(tools, (t) => inboundSample(t, image));
@@ -199,8 +203,8 @@ async function measure(tools: Tool[], image: string, hostIp: string): Promise<Fi
   return out;
 }
 
-function interval(e: Estimate): string {
-  return `${e.value.toFixed(1)} ms [${e.low.toFixed(1)}, ${e.high.toFixed(1)}]`;
+function interval(e: Shift): string {
+  return `${e.value.toFixed(1)} ms [${e.low.toFixed(1)}, ${e.high.toFixed(1)}] (median of differences ${e.medianOfDifferences.toFixed(1)})`;
 }
 
 async function main(): Promise<void> {

@@ -21,6 +21,11 @@ export interface Estimate {
   high: number;
 }
 
+/** A paired shift, with the plain median of the differences beside it (on skewed differences the two part). */
+export interface Shift extends Estimate {
+  medianOfDifferences: number;
+}
+
 /** The 97.5th percentile of the standard normal distribution. */
 const Z_975 = 1.959964;
 
@@ -33,7 +38,7 @@ const Z_975 = 1.959964;
  * from 20 pairs on). It is as robust to outliers as a median and needs
  * fewer samples for the same precision.
  */
-export function pairedShift(withIt: number[], without: number[]): Estimate {
+export function pairedShift(withIt: number[], without: number[]): Shift {
   if (withIt.length !== without.length || withIt.length === 0) throw new Error("pairedShift needs two samples of the same, non-zero length");
   const d = withIt.map((x, i) => x - (without[i] as number));
   const n = d.length;
@@ -43,5 +48,5 @@ export function pairedShift(withIt: number[], without: number[]): Estimate {
   const m = walsh.length;
   // w: the signed-rank statistic's 2.5% quantile; the interval runs from the (w+1)th Walsh average to the (m-w)th.
   const w = Math.max(0, Math.floor((n * (n + 1)) / 4 - Z_975 * Math.sqrt((n * (n + 1) * (2 * n + 1)) / 24)));
-  return { value: median(walsh), low: walsh[w] as number, high: walsh[m - 1 - w] as number };
+  return { value: median(walsh), low: walsh[w] as number, high: walsh[m - 1 - w] as number, medianOfDifferences: median(d) };
 }

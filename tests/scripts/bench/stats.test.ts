@@ -14,12 +14,14 @@ describe("pairedShift", () => {
   test("a constant difference is the estimate and both bounds", () => {
     const without = Array.from({ length: 30 }, (_, i) => 70 + (i % 7) * 3);
     const r = pairedShift(without.map((x) => x + 4), without);
-    expect(r).toEqual({ value: 4, low: 4, high: 4 });
+    expect(r).toEqual({ value: 4, low: 4, high: 4, medianOfDifferences: 4 });
   });
 
   test("is the median of the Walsh averages", () => {
     // Differences 1, 2, 10: averages 1, 1.5, 2, 5.5, 6, 10 -> median 3.75.
-    expect(pairedShift([1, 2, 10], [0, 0, 0]).value).toBe(3.75);
+    const r = pairedShift([1, 2, 10], [0, 0, 0]);
+    expect(r.value).toBe(3.75);
+    expect(r.medianOfDifferences).toBe(2);
   });
 
   test("outliers move it less than a mean", () => {

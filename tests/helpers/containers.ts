@@ -103,7 +103,7 @@ export async function containerFixture(name: string): Promise<ContainerFixture> 
           return pids.length === 0 ? true : undefined;
         }, 3000);
         const stray = leaked ? [] : [...new Set([...processesMentioning(e.runRoot), ...processesMentioning(e.root)])];
-        const described = stray.map((pid) => `${pid}: ${readCmdline(pid)}`);
+        const described = stray.map((pid) => describeStray(pid, e));
         for (const pid of stray) {
           try {
             process.kill(pid, "SIGKILL");
@@ -171,6 +171,33 @@ function readCmdline(pid: number): string {
   } catch {
     return "(gone)";
   }
+}
+
+/**
+ * A leaked process and what is left of its container, for the failure
+ * message: its parent (a shim still there, or init), and the run directory
+ * its command line names (which files remain, the end of shim.log).
+ */
+function describeStray(pid: number, e: SkiffEnv): string {
+  const cmdline = readCmdline(pid);
+  const lines = [`${pid}: ${cmdline}`];
+  try {
+    const ppid = Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]);
+    lines.push(`  parent ${ppid}: ${readCmdline(ppid)}`);
+  } catch {
+    // gone
+  }
+  const runDir = new RegExp(`${e.runRoot.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/containers/[0-9a-f]+`).exec(cmdline)?.[0];
+  if (runDir) {
+    try {
+      lines.push(`  ${runDir}: ${readdirSync(runDir).join(" ")}`);
+      const log = readFileSync(join(runDir, "shim.log"), "utf8").trim().split("\n").slice(-10);
+      lines.push(...log.map((l) => `  shim.log: ${l}`));
+    } catch {
+      lines.push(`  ${runDir}: gone`);
+    }
+  }
+  return lines.join("\n");
 }
 
 /** Pids of live processes whose command line mentions `needle`. */

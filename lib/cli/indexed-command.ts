@@ -58,18 +58,19 @@ export class IndexedCommand extends Command {
   /** commander: builds and adds an option; a pruned command skips building one it would leave out. */
   override option(flags: string, description?: string, parseArg?: unknown, defaultValue?: unknown): this {
     const hasDefault = typeof parseArg === "function" ? defaultValue !== undefined : parseArg !== undefined;
-    if (this.#mentioned && !hasDefault && !flags.includes("--no-") && !flags.split(/[ ,|]+/).some((f) => this.#mentioned?.has(f))) return this;
+    if (this.#leavesOut(flags.split(/[ ,|]+/), hasDefault || flags.includes("--no-"))) return this;
     return (Command.prototype.option as (...a: unknown[]) => this).call(this, flags, description, parseArg, defaultValue);
   }
 
   override addOption(option: Option): this {
-    if (this.#mentioned && !this.#keeps(option)) return this;
+    if (this.#leavesOut([option.short, option.long], option.negate || option.defaultValue !== undefined || option.envVar !== undefined)) return this;
     return super.addOption(option);
   }
 
-  #keeps(option: Option): boolean {
-    if (option.negate || option.defaultValue !== undefined || option.envVar !== undefined) return true;
-    return [option.short, option.long].some((f) => f !== undefined && this.#mentioned?.has(f));
+  /** Whether a pruned command leaves out an option with these flags: none is named, and it sets no value unasked (a default, an env var, a --no- form). */
+  #leavesOut(flags: (string | undefined)[], setsValueUnasked: boolean): boolean {
+    const mentioned = this.#mentioned;
+    return mentioned !== undefined && !setsValueUnasked && !flags.some((f) => f !== undefined && mentioned.has(f));
   }
 
   /** commander: the option with this short or long flag. */

@@ -9,9 +9,8 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startRegistry } from "../../tests/helpers/registry.ts";
 import { publishBenchImages } from "./fixtures.ts";
-import { benchDir, must, Podman, report, run, sample, sampleInTurns, SKIFF, skiffEnv, type Row } from "./harness.ts";
+import { benchDir, cleanUp, must, Podman, report, run, sample, sampleInTurns, SKIFF, skiffEnv, type Row } from "./harness.ts";
 import { median } from "./stats.ts";
-import { cleanUp } from "./harness.ts";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 const MANY = Number(process.env.BENCH_MANY ?? 50);

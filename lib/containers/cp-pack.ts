@@ -7,33 +7,14 @@
  * Content is read as the output takes it, so large trees stream in constant
  * memory.
  */
-import { drained } from "../streams.ts";
-import { closeSync, constants, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from "node:fs";
+import { devNumbers, fileChunks, writeTarEntry, type TarHeader } from "../tar-entry.ts";
+import { closeSync, constants, lstatSync, openSync, readdirSync, readlinkSync, type Stats } from "node:fs";
 import tar from "tar-stream";
 import { errnoCode } from "../errors.ts";
-
-const CHUNK = 256 * 1024;
-
-/** The header fields we set; tar-stream fills in the rest. */
-type EntryHeader = Partial<tar.Header> & { name: string };
 
 export interface PackStats {
   /** Bytes of regular file content archived. */
   contentBytes: number;
-}
-
-interface EntrySink extends NodeJS.EventEmitter {
-  write(chunk: Uint8Array): boolean;
-  end(): void;
-  destroy(e?: Error): void;
-}
-
-
-/** Linux's encoding of dev_t (glibc gnu_dev_major/minor). */
-export function devNumbers(rdev: number): { major: number; minor: number } {
-  const hi = Math.floor(rdev / 2 ** 32);
-  const lo = rdev >>> 0;
-  return { major: ((lo >>> 8) & 0xfff) | ((hi & 0xfffff000) >>> 0), minor: (lo & 0xff) | ((lo >>> 12) & 0xfff00) };
 }
 
 function childPath(dir: string, name: string): string {
@@ -60,10 +41,8 @@ class Packer {
     this.#opts = opts;
   }
 
-  #put(header: EntryHeader): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#pack.entry(header as tar.Header, (err) => (err ? reject(err) : resolve()));
-    });
+  #put(header: TarHeader): Promise<void> {
+    return writeTarEntry(this.#pack, header);
   }
 
   async add(path: string, name: string, st: Stats): Promise<void> {
@@ -107,30 +86,13 @@ class Packer {
     await this.#put({ ...base, name, type, devmajor: major, devminor: minor });
   }
 
-  async #file(path: string, header: EntryHeader): Promise<void> {
+  async #file(path: string, header: TarHeader): Promise<void> {
     const size = header.size ?? 0;
     const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
-      await new Promise<void>((resolve, reject) => {
-        const sink = this.#pack.entry(header as tar.Header, (err) => (err ? reject(err) : resolve())) as unknown as EntrySink;
-        void (async () => {
-          let left = size;
-          while (left > 0) {
-            const buf = Buffer.allocUnsafe(Math.min(CHUNK, left));
-            let n = readSync(fd, buf, 0, buf.length, null);
-            // A file that shrank while we read it: pad, the header is already out.
-            if (n === 0) {
-              buf.fill(0);
-              n = buf.length;
-            }
-            left -= n;
-            if (!sink.write(buf.subarray(0, n))) await drained(sink);
-          }
-          sink.end();
-        })().catch((e: unknown) => {
-          reject(e);
-          sink.destroy(e instanceof Error ? e : new Error(String(e)));
-        });
+      await writeTarEntry(this.#pack, header, async (sink) => {
+        for (const chunk of fileChunks(fd, size)) await sink.write(chunk);
+        sink.end();
       });
       this.contentBytes += size;
     } finally {

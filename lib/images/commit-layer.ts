@@ -14,16 +14,16 @@
  * owners read as container ids; the tar goes to stdout, the outcome as one
  * JSON line on stderr.
  */
-import { closeSync, constants, openSync, readdirSync, readlinkSync, readSync, writeSync, type Stats } from "node:fs";
+import { closeSync, constants, openSync, readdirSync, readlinkSync, writeSync, type Stats } from "node:fs";
 import { errnoCode, toSkiffError, type ErrorKind } from "../errors.ts";
 import { isOverlayXattr, OPAQUE_XATTR } from "../layers/xattrs.ts";
 import { lgetxattr, llistxattr } from "../sys/libc.ts";
 import { lstatIfExists } from "../fsutil.ts";
 import { copyDiff } from "../containers/copy-diff.ts";
+import { devNumbers, fileChunks } from "../tar-entry.ts";
 
 export type CommitLayerMessage = { ok: true; entries: number } | { ok: false; kind: ErrorKind; message: string };
 
-const CHUNK = 256 * 1024;
 const enc = new TextEncoder();
 
 export interface TarHeader {
@@ -145,27 +145,10 @@ function isOpaqueDir(path: string): boolean {
   }
 }
 
-function devNumbers(rdev: number): { major: number; minor: number } {
-  const hi = Math.floor(rdev / 2 ** 32);
-  const lo = rdev >>> 0;
-  return { major: ((lo >>> 8) & 0xfff) | ((hi & 0xfffff000) >>> 0), minor: (lo & 0xff) | ((lo >>> 12) & 0xfff00) };
-}
-
 function* fileContent(path: string, size: number): Generator<Uint8Array> {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
-    let left = size;
-    while (left > 0) {
-      const buf = Buffer.allocUnsafe(Math.min(CHUNK, left));
-      let n = readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) {
-        // Shrank while we read it: pad, the header is already out.
-        buf.fill(0);
-        n = buf.length;
-      }
-      left -= n;
-      yield new Uint8Array(buf.buffer, buf.byteOffset, n);
-    }
+    yield* fileChunks(fd, size);
   } finally {
     closeSync(fd);
   }

@@ -5,7 +5,7 @@
  * checked against a digest as it passes. A failing entry or output ends the
  * whole archive with that error.
  */
-import { drained } from "../../streams.ts";
+import { writeTarEntry } from "../../tar-entry.ts";
 import tar from "tar-stream";
 import { Digester, type Digest } from "../../digest.ts";
 import { SkiffError, toSkiffError } from "../../errors.ts";
@@ -84,47 +84,37 @@ async function pump(pack: AsyncIterable<Uint8Array>, out: ArchiveOutput): Promis
   }
 }
 
-interface EntrySink extends NodeJS.EventEmitter {
-  write(chunk: Uint8Array): boolean;
-  end(): void;
-  destroy(e?: Error): void;
-}
-
-
 async function writeItem(pack: tar.Pack, item: TarItem, failure: () => unknown): Promise<void> {
   const dir = item.name.endsWith("/");
   const header = { name: item.name, size: item.size, mode: dir ? 0o755 : 0o644, mtime: item.mtime, uid: 0, gid: 0, type: dir ? "directory" : "file" } as const;
-  const finished = new Promise<void>((resolve, reject) => {
-    // A streamx Writable: end() takes no callback (the entry callback says when it is written).
-    const sink = pack.entry({ ...header }, (err) => (err ? reject(err) : resolve())) as unknown as EntrySink;
-    if (dir) return;
-    void (async () => {
-      const body = item.body;
-      if (body === undefined || body instanceof Uint8Array) {
-        if (body && body.length > 0) sink.write(Buffer.from(body.buffer, body.byteOffset, body.length));
-        sink.end();
-        return;
-      }
-      const hash = item.verify ? new Digester("sha256") : undefined;
-      for await (const chunk of await body()) {
-        const f = failure();
-        if (f !== undefined) throw f;
-        hash?.update(chunk);
-        if (!sink.write(chunk)) await drained(sink);
-      }
-      if (hash && item.verify && hash.digest() !== item.verify.digest) {
-        throw new SkiffError("Internal", `${item.verify.what}: content has digest ${hash.digest()}, expected ${item.verify.digest}; the store is damaged`);
-      }
-      if (hash && hash.size !== item.size) {
-        throw new SkiffError("Internal", `${item.verify?.what ?? item.name}: ${hash.size} bytes, expected ${item.size}`);
-      }
-      sink.end();
-    })().catch((e: unknown) => {
-      reject(e);
-      sink.destroy(e instanceof Error ? e : new Error(String(e)));
-    });
-  });
-  await finished;
+  await writeTarEntry(
+    pack,
+    header,
+    dir
+      ? undefined
+      : async (sink) => {
+          const body = item.body;
+          if (body === undefined || body instanceof Uint8Array) {
+            if (body && body.length > 0) await sink.write(Buffer.from(body.buffer, body.byteOffset, body.length));
+            sink.end();
+            return;
+          }
+          const hash = item.verify ? new Digester("sha256") : undefined;
+          for await (const chunk of await body()) {
+            const f = failure();
+            if (f !== undefined) throw f;
+            hash?.update(chunk);
+            await sink.write(chunk);
+          }
+          if (hash && item.verify && hash.digest() !== item.verify.digest) {
+            throw new SkiffError("Internal", `${item.verify.what}: content has digest ${hash.digest()}, expected ${item.verify.digest}; the store is damaged`);
+          }
+          if (hash && hash.size !== item.size) {
+            throw new SkiffError("Internal", `${item.verify?.what ?? item.name}: ${hash.size} bytes, expected ${item.size}`);
+          }
+          sink.end();
+        },
+  );
 }
 
 /** Streams `items` as a tar to `out`. Does not end `out`. */

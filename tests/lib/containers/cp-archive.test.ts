@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { extractArchive } from "../../../lib/containers/cp-extract.ts";
 import { localDestination, localSource } from "../../../lib/containers/cp-local.ts";
-import { devNumbers, packPath } from "../../../lib/containers/cp-pack.ts";
+import { packPath } from "../../../lib/containers/cp-pack.ts";
+import { devNumbers } from "../../../lib/tar-entry.ts";
 import { makeTar } from "../layers/helpers.ts";
 
 let base: string;

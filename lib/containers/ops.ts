@@ -4,13 +4,13 @@
  * shim is gone (killed) the CLI does the work itself through the container's
  * user namespace, so a container can always be stopped and removed.
  */
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Context } from "../context.ts";
 import { SkiffError } from "../errors.ts";
 import { acquireLock } from "../lock.ts";
 import { parseSignal } from "../oci/spec.ts";
-import { sameProcess, terminateProcess, waitProcessGone } from "../sys/proc.ts";
+import { sameProcess, waitProcessGone } from "../sys/proc.ts";
 import { shimRequest } from "../../shim/client.ts";
 import { deleteArgs } from "../../runtime/oci.ts";
 import { spawnInUserNamespace } from "../../runtime/userns.ts";
@@ -19,6 +19,7 @@ import { runtimeConfig } from "./runtime.ts";
 import { cgroupHost, removeContainerCgroups } from "./cgroups.ts";
 import { containerLock, runDir, shimSocket } from "./start.ts";
 import { liveState, readState, writeState, type LiveState } from "./state.ts";
+import { stopLeftoverHelper } from "../network/leftover-helper.ts";
 
 export function currentState(ctx: Context, record: ContainerRecord): LiveState {
   return liveState(ctx.containers.cachedState(record.id));
@@ -64,21 +65,6 @@ async function deleteRuntimeState(ctx: Context, record: ContainerRecord, state: 
   }
 }
 
-/** Stops the network helper (pasta or slirp4netns) a killed shim left running, checking the pid is still that helper. */
-async function stopNetworkHelper(ctx: Context, record: ContainerRecord): Promise<void> {
-  const dir = runDir(ctx, record.id);
-  for (const file of ["pasta.pid", "slirp.pid"]) {
-    let pid = 0;
-    try {
-      pid = Number(readFileSync(join(dir, file), "utf8").trim());
-      if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(dir)) pid = 0;
-    } catch {
-      pid = 0; // none, or gone
-    }
-    if (pid > 0) await terminateProcess(pid);
-  }
-}
-
 /**
  * Bun's recursive rmSync gives up silently, leaving the directory, when an
  * entry vanishes under it (the shim unlinking its socket as it exits): try
@@ -94,7 +80,7 @@ function removeTree(path: string): void {
 /** Records the end of a container nobody supervises any more. */
 async function finishOrphan(ctx: Context, record: ContainerRecord, state: LiveState, exitCode: number): Promise<void> {
   await deleteRuntimeState(ctx, record, state);
-  await stopNetworkHelper(ctx, record);
+  await stopLeftoverHelper(runDir(ctx, record.id));
   const { shimAlive: _a, note: _n, ...stored } = state;
   writeState(ctx.containers.dir(record.id), {
     ...stored,
@@ -221,7 +207,7 @@ export async function removeContainer(ctx: Context, record: ContainerRecord, opt
     const live = liveState(fresh);
     if (!live.shimAlive) {
       await deleteRuntimeState(ctx, record, live);
-      await stopNetworkHelper(ctx, record);
+      await stopLeftoverHelper(runDir(ctx, record.id));
     }
     // The writable layer holds files owned by container ids: delete in the namespace.
     await ctx.executor.remove([dir]);

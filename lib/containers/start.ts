@@ -26,6 +26,7 @@ import { resolveVolumeSources } from "../volumes/mounts.ts";
 import { setUpNetworkPlan, type NetworkSetup } from "../network/setup.ts";
 import { assertCan, liveState, readState, writeState } from "./state.ts";
 import { waitProcessGone } from "../sys/proc.ts";
+import { stopLeftoverHelper } from "../network/leftover-helper.ts";
 import { applyUnitSpec, shimUnitConfig, unitSpawnFds, type UnitStart } from "../systemd/unit-start.ts";
 import type { OciSpec } from "../oci/types.ts";
 import { resourcesForStart } from "./cgroups.ts";
@@ -259,6 +260,8 @@ export async function startContainer(ctx: Context, record: ContainerRecord, opts
     // delete, unmount): a new one must not race it for the id or the run dir.
     await waitProcessGone(state.shimPid, state.shimStart, 5000);
     const dir = runDir(ctx, record.id);
+    // The previous shim is gone; if it was killed, its network helper still runs, and its pid file goes with the directory.
+    if (state.shimPid > 0) await stopLeftoverHelper(dir);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const runtime = runtimeConfig(ctx, record.runtime);

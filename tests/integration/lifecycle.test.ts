@@ -12,6 +12,7 @@ import {
   containerFixture,
   containerSkipReason,
   leftovers,
+  processesMentioning,
   runcStates,
   startTime,
   until,
@@ -276,6 +277,20 @@ describe.skipIf(skip !== undefined)("lifecycle", () => {
     expect(await until(() => startTime(pids.shimPid) === undefined)).toBe(true);
     await fx.env.ok(["rm", "-f", "orphan2"]);
     expect(await until(() => leftovers(fx, id, pids).length === 0, 5000)).toBe(true);
+  });
+
+  test("start after a killed shim stops the network helper it left (slirp4netns does not end with its namespace)", async () => {
+    const id = await detached("sleep 30", ["--name", "dead-net", "--network", "slirp4netns"]);
+    const pids = pidsOf(id);
+    const helpers = processesMentioning(`${id.slice(0, 16)}/netns`);
+    expect(helpers.length).toBe(1);
+    process.kill(pids.shimPid, "SIGKILL");
+    process.kill(pids.pid, "SIGKILL");
+    expect(await until(() => startTime(pids.pid) === undefined && startTime(pids.shimPid) === undefined)).toBe(true);
+    expect(startTime(helpers[0] as number)).toBeDefined();
+    await fx.env.ok(["start", "dead-net"]);
+    expect(startTime(helpers[0] as number)).toBeUndefined();
+    await fx.env.ok(["rm", "-f", "dead-net"]);
   });
 
   test("a container whose processes died with its shim reads as exited", async () => {
